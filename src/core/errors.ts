@@ -1,0 +1,32 @@
+/**
+ * One error type for the whole product. `code` is stable (surfaces map it to exit
+ * codes and HTTP statuses in one table each); `message` says what to do.
+ * Row-level problems are not errors: the planner returns them as sync issues.
+ */
+export type ErrorCode =
+  | 'config.invalid'
+  | 'config.not_found'
+  | 'usage.invalid'
+  | 'source.unreachable'
+  | 'source.invalid'
+  | 'source.read_only'
+  | 'source.write_rejected'
+  | 'directory.invalid'
+  | 'directory.conflict'
+  | 'run.locked'
+  | 'not_found';
+
+export class UsersyncError extends Error {
+  override readonly name = 'UsersyncError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isUsersyncError(error: unknown, code?: ErrorCode): error is UsersyncError {
+  return error instanceof UsersyncError && (code === undefined || error.code === code);
+}
