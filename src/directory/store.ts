@@ -1,0 +1,170 @@
+/**
+ * The directory: users (SPEC §1), links with baselines, sync runs, sync issues, run locks
+ * and per-connection state. One implementation over Kysely serves SQLite and PostgreSQL.
+ */
+import type { IssueKind, IssueReport } from '../core/issue.js';
+import type { LinkState } from '../core/link.js';
+import type { CustomValue, DirectoryUser, NewUser, UserPatch, UserStatus } from '../core/user.js';
+
+export type Trigger =
+  | 'manual'
+  | 'login'
+  | 'publish'
+  | 'users_tab'
+  | 'app_change'
+  | 'schedule'
+  | 'source_webhook'
+  | 'validate_fix';
+
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'blocked';
+
+export interface SideCounts {
+  created: number;
+  updated: number;
+  deleted: number;
+}
+
+export interface RunCounts {
+  app: SideCounts;
+  source: SideCounts;
+  /** Pairs that needed nothing. */
+  unchanged: number;
+  /** Rows left alone because of an issue. */
+  skipped: number;
+  /** Writes not made because the row or user changed after the sync read it. */
+  stale: number;
+  conflicts: number;
+}
+
+export interface RunRecord {
+  readonly id: string;
+  readonly connection: string;
+  readonly trigger: Trigger;
+  readonly status: RunStatus;
+  readonly startedAt: string;
+  readonly finishedAt: string | null;
+  readonly counts: RunCounts;
+  readonly error: string | null;
+}
+
+export type IssueStatus = 'open' | 'resolved';
+
+export interface IssueRecord extends IssueReport {
+  readonly id: string;
+  readonly connection: string;
+  readonly status: IssueStatus;
+  readonly firstSeenAt: string;
+  readonly lastSeenAt: string;
+  readonly resolvedAt: string | null;
+  /** The last run that saw it. */
+  readonly runId: string | null;
+}
+
+/** App-side facts an app change may set besides the synced fields. */
+export interface AppUserPatch extends UserPatch {
+  lastSeenAt?: string | null;
+  magicLink?: string | null;
+  externalId?: string | null;
+}
+
+export interface NewAppUser {
+  email: string;
+  name?: string | null;
+  avatar?: string | null;
+  externalId?: string | null;
+  status?: UserStatus;
+  custom?: Record<string, CustomValue>;
+}
+
+/** One step of applying a sync plan to the directory; a batch of them is one transaction. */
+export type DirectoryOp =
+  /** Create a user imported from a row, and its link. */
+  | { readonly type: 'createUser'; readonly user: NewUser; readonly link: LinkState }
+  /**
+   * Patch a user (only if still at `expectedVersion`) and write its link. `replaceKey`
+   * removes the user's previous link (a re-created or re-found row).
+   */
+  | {
+      readonly type: 'updateUser';
+      readonly userId: string;
+      readonly expectedVersion: number;
+      readonly patch: UserPatch | null;
+      readonly link: LinkState;
+      readonly replaceKey?: string | undefined;
+    }
+  /** Write a link only (new, replaced or a fresh baseline). */
+  | { readonly type: 'putLink'; readonly link: LinkState; readonly replaceKey?: string | undefined }
+  | { readonly type: 'deleteLink'; readonly key: string };
+
+/** ok; stale: the user changed since it was read; conflict: the email is taken. */
+export type DirectoryOpResult = 'ok' | 'stale' | 'conflict';
+
+export interface ConnectionState {
+  /** Set by `connections enable-two-way` on a one-way connection. */
+  readonly twoWayEnabledAt: string | null;
+  readonly cursor: string | null;
+  readonly lastFullSyncAt: string | null;
+}
+
+export interface LockOwner {
+  readonly id: string;
+  readonly pid: number;
+  readonly host: string;
+}
+
+export interface UserListOptions {
+  /** Matches email or name, case-insensitively. */
+  search?: string;
+  limit?: number;
+  /** Return users whose id sorts after this (cursor pagination). */
+  after?: string;
+  includeDeleted?: boolean;
+}
+
+export interface DirectoryStore {
+  readonly dialect: 'sqlite' | 'postgres';
+  close(): Promise<void>;
+
+  scanUsers(pageSize: number, options?: { includeDeleted?: boolean }): AsyncIterable<DirectoryUser[]>;
+  listUsers(options?: UserListOptions): Promise<DirectoryUser[]>;
+  getUser(id: string): Promise<DirectoryUser | null>;
+  /** The live (not deleted) user with this email, matched case-insensitively after trimming. */
+  findUserByEmail(email: string): Promise<DirectoryUser | null>;
+  countUsers(): Promise<number>;
+  /** Throws UsersyncError('directory.conflict') when the email is taken. */
+  createUser(user: NewAppUser): Promise<DirectoryUser>;
+  /** Returns null when `expectedVersion` is given and the user has moved on. */
+  updateUser(id: string, patch: AppUserPatch, expectedVersion?: number): Promise<DirectoryUser | null>;
+  /** Tombstones the user; links stay until the sync removes the source rows (SPEC §3). */
+  deleteUser(id: string): Promise<DirectoryUser | null>;
+
+  scanLinks(connection: string, pageSize: number): AsyncIterable<LinkState[]>;
+  linksOfUser(connection: string, userId: string): Promise<LinkState[]>;
+  applyBatch(connection: string, ops: readonly DirectoryOp[]): Promise<DirectoryOpResult[]>;
+
+  startRun(connection: string, trigger: Trigger): Promise<RunRecord>;
+  finishRun(id: string, status: Exclude<RunStatus, 'running'>, counts: RunCounts, error?: string | null): Promise<RunRecord>;
+  listRuns(options?: { connection?: string; limit?: number }): Promise<RunRecord[]>;
+  /** Marks runs left `running` by a dead process as failed. */
+  failInterruptedRuns(connection: string, reason: string): Promise<number>;
+
+  /**
+   * Records what a run saw: opens new issues, updates open ones with the same fingerprint,
+   * and (when `resolveUnseen`) resolves this connection's open issues not seen, except kinds in `keep`.
+   */
+  recordIssues(
+    connection: string,
+    runId: string | null,
+    seen: readonly IssueReport[],
+    options: { resolveUnseen: boolean; keep?: readonly IssueKind[] },
+  ): Promise<{ opened: IssueRecord[]; resolved: IssueRecord[] }>;
+  listIssues(options?: { connection?: string; status?: IssueStatus }): Promise<IssueRecord[]>;
+  getIssue(id: string): Promise<IssueRecord | null>;
+
+  /** True when this owner now holds the connection's run lock (a dead holder's lock is taken over). */
+  acquireRunLock(connection: string, owner: LockOwner): Promise<boolean>;
+  releaseRunLock(connection: string, owner: LockOwner): Promise<void>;
+
+  getConnectionState(connection: string): Promise<ConnectionState>;
+  setConnectionState(connection: string, patch: Partial<ConnectionState>): Promise<void>;
+}
