@@ -38,6 +38,7 @@ export interface NewUser {
   readonly name: string | null;
   readonly avatar: string | null;
   readonly createdAt: string;
+  readonly lastSeenAt: string | null;
   readonly status: UserStatus;
   readonly custom: Readonly<Record<string, CustomValue>>;
 }

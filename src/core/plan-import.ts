@@ -1,0 +1,58 @@
+/** A new directory user made from a source row (SPEC §3: row in source, no user). */
+import type { SourceRow } from '../connectors/connector.js';
+import { customKey } from './fields.js';
+import type { InvalidValue } from './merge-fields.js';
+import { parseValue } from './normalize.js';
+import type { PlanContext } from './plan.js';
+import { customFromRaw } from './user-values.js';
+import type { CustomValue, DirectoryUser, NewUser } from './user.js';
+
+/**
+ * The user takes every value the row has. App-owned fields are the app's to set, with
+ * two exceptions for a user the app has never seen: `createdAt` takes the source's value
+ * if it has one (SPEC §1), and so does `lastSeenAt` (the app knows nothing better yet).
+ */
+export function newUserFromRow(
+  ctx: PlanContext,
+  row: SourceRow,
+  email: string,
+): { user: NewUser; invalid: InvalidValue[] } {
+  const invalid: InvalidValue[] = [];
+  const custom: Record<string, CustomValue> = {};
+  let name: string | null = null;
+  let avatar: string | null = null;
+  let createdAt: string | null = null;
+  let lastSeenAt: string | null = null;
+  for (const field of ctx.mapping.fields) {
+    const raw = row.values[field.column];
+    const parsed = parseValue(raw, field.kind);
+    if (!parsed.ok) {
+      invalid.push({ field, raw, reason: parsed.reason });
+      continue;
+    }
+    const key = customKey(field.id);
+    if (key !== null) {
+      const value = customFromRaw(raw, parsed.value);
+      if (value !== null) custom[key] = value;
+    } else if (field.id === 'name') name = parsed.value;
+    else if (field.id === 'avatar') avatar = parsed.value;
+    else if (field.id === 'createdAt') createdAt = parsed.value;
+    else if (field.id === 'lastSeenAt') lastSeenAt = parsed.value;
+  }
+  const user: NewUser = {
+    id: ctx.newUserId(),
+    email,
+    name,
+    avatar,
+    createdAt: createdAt ?? ctx.now,
+    lastSeenAt,
+    status: 'active',
+    custom,
+  };
+  return { user, invalid };
+}
+
+/** The user as it will be once created, for merging with its row. */
+export function asDirectoryUser(user: NewUser): DirectoryUser {
+  return { ...user, magicLink: null, externalId: null, deletedAt: null, version: 0 };
+}

@@ -1,0 +1,356 @@
+/**
+ * The two-way planner (SPEC §3): given a connection's rows, the directory's users and
+ * the connection's links, decide what to create, update and delete on each side, and
+ * which issues to report. Pure: no I/O, the same input gives the same plan.
+ */
+import type { SourceRow } from '../connectors/connector.js';
+import { mappedColumns } from './fields.js';
+import type { IssueReport } from './issue.js';
+import type { Baseline, LinkState } from './link.js';
+import { mergeFields, type FieldMerge } from './merge-fields.js';
+import { emailKey, parseEmail } from './normalize.js';
+import * as issues from './plan-issues.js';
+import type { FieldConflict, PlanAction, PlanContext, PlanInput, RowCreate, SyncPlan } from './plan.js';
+import { asDirectoryUser, newUserFromRow } from './plan-import.js';
+import { appCanonical, appValue, isEmptyPatch } from './user-values.js';
+import type { DirectoryUser, UserPatch } from './user.js';
+
+/** The guard ignores runs that change fewer users than this, whatever the share. */
+export const MASS_CHANGE_MINIMUM = 10;
+
+interface Email {
+  readonly email: string;
+  readonly key: string;
+}
+
+/** Working state of one planning pass. */
+interface Pass {
+  readonly ctx: PlanContext;
+  readonly linksByKey: Map<string, LinkState>;
+  readonly linkByUser: Map<string, LinkState>;
+  readonly usersById: Map<string, DirectoryUser>;
+  readonly liveByEmail: Map<string, DirectoryUser>;
+  readonly seenKeys: Set<string>;
+  /** Links whose row this pass found (by key or, for a re-created row, by email). */
+  readonly handledLinks: Set<string>;
+  /** Users that have a row in this source (or are held back by an issue): never exported. */
+  readonly claimed: Set<string>;
+  /** Existing users whose data this run changes (the mass-change guard). */
+  readonly changed: Set<string>;
+  readonly actions: PlanAction[];
+  readonly issues: IssueReport[];
+  readonly conflicts: FieldConflict[];
+  unchanged: number;
+  skipped: number;
+}
+
+export function planSync(ctx: PlanContext, input: PlanInput): SyncPlan {
+  const pass = startPass(ctx, input);
+  const unique = readRows(pass, input.rows);
+  for (const [row, email] of unique) planRow(pass, row, email);
+  planMissingRows(pass, input.links);
+  planAppOnlyUsers(pass, input.users);
+  return finishPass(pass);
+}
+
+function startPass(ctx: PlanContext, input: PlanInput): Pass {
+  const live = input.users.filter((u) => u.deletedAt === null);
+  return {
+    ctx,
+    linksByKey: new Map(input.links.map((l) => [l.key, l])),
+    linkByUser: new Map(input.links.map((l) => [l.userId, l])),
+    usersById: new Map(input.users.map((u) => [u.id, u])),
+    liveByEmail: new Map(live.map((u) => [emailKey(u.email), u])),
+    seenKeys: new Set(input.rows.map((r) => r.key)),
+    handledLinks: new Set(),
+    claimed: new Set(),
+    changed: new Set(),
+    actions: [],
+    issues: [],
+    conflicts: [],
+    unchanged: 0,
+    skipped: 0,
+  };
+}
+
+/** Valid rows with an email no other row has; everything else becomes an issue. */
+function readRows(pass: Pass, rows: readonly SourceRow[]): Array<[SourceRow, Email]> {
+  const { ctx } = pass;
+  const byKey = groupBy(rows, (r) => r.key);
+  const byEmail = new Map<string, Array<[SourceRow, Email]>>();
+  for (const [key, group] of byKey) {
+    const row = group[0]!;
+    if (group.length > 1) {
+      hold(pass, issues.duplicateKey(ctx.connection, key, group.length), group.length, key);
+      continue;
+    }
+    const parsed = parseEmail(row.values[ctx.mapping.emailColumn]);
+    if (!parsed.ok) {
+      const userId = pass.linksByKey.get(key)?.userId ?? null;
+      hold(pass, issues.invalidEmail(ctx.connection, key, parsed.reason, userId), 1, key);
+      continue;
+    }
+    const entry = byEmail.get(parsed.key) ?? [];
+    entry.push([row, parsed]);
+    byEmail.set(parsed.key, entry);
+  }
+  const unique: Array<[SourceRow, Email]> = [];
+  for (const [email, group] of byEmail) {
+    if (group.length === 1) {
+      unique.push(group[0]!);
+      continue;
+    }
+    // SPEC §3: several rows share one email → none of them syncs.
+    const keys = group.map(([r]) => r.key);
+    const users = new Set(keys.map((k) => pass.linksByKey.get(k)?.userId).filter((id) => id !== undefined));
+    const owner = pass.liveByEmail.get(email);
+    if (owner) users.add(owner.id);
+    for (const id of users) pass.claimed.add(id);
+    hold(pass, issues.duplicateEmail(ctx.connection, email, keys, [...users]), keys.length, ...keys);
+  }
+  return unique;
+}
+
+/** Reports an issue for rows that are skipped; their linked users are left as they are. */
+function hold(pass: Pass, issue: IssueReport, rowCount: number, ...keys: string[]): void {
+  pass.issues.push(issue);
+  pass.skipped += rowCount;
+  for (const key of keys) {
+    const link = pass.linksByKey.get(key);
+    if (link) pass.claimed.add(link.userId);
+  }
+}
+
+function planRow(pass: Pass, row: SourceRow, email: Email): void {
+  const matches = pass.ctx.filter === null || pass.ctx.filter(row.values);
+  const link = pass.linksByKey.get(row.key);
+  if (link) planLinkedRow(pass, row, email, link, matches);
+  else planUnlinkedRow(pass, row, email, matches);
+}
+
+function planLinkedRow(pass: Pass, row: SourceRow, email: Email, link: LinkState, matches: boolean): void {
+  const { ctx } = pass;
+  pass.handledLinks.add(link.key);
+  pass.claimed.add(link.userId);
+  const user = pass.usersById.get(link.userId);
+  if (!user || user.deletedAt !== null) {
+    // SPEC §3: the user was deleted in the app; delete its row (never re-import it).
+    if (ctx.mode !== 'import') {
+      pass.actions.push({ type: 'deleteRow', key: row.key, userId: link.userId });
+      pass.changed.add(link.userId);
+    }
+    return;
+  }
+  let emailPatch: string | undefined;
+  if (email.key !== link.sourceEmail && email.key !== emailKey(user.email)) {
+    const other = pass.liveByEmail.get(email.key);
+    const taken = other !== undefined && other.id !== user.id;
+    if (!ctx.acceptEmailChanges || ctx.mode === 'one-way' || taken) {
+      const from = link.sourceEmail;
+      hold(pass, issues.emailChanged(ctx.connection, row.key, from, email.email, user.id, taken), 1);
+      return;
+    }
+    emailPatch = email.email;
+  }
+  planPair(pass, { row, email, user, link, matches, emailPatch });
+}
+
+function planUnlinkedRow(pass: Pass, row: SourceRow, email: Email, matches: boolean): void {
+  const { ctx } = pass;
+  const user = pass.liveByEmail.get(email.key);
+  if (!matches) {
+    // Not a user (SPEC §3 filter). A user with this email gets no second row either.
+    if (user) pass.claimed.add(user.id);
+    return;
+  }
+  if (!user) {
+    // SPEC §2: one-way ignores rows that exist only in the source.
+    if (ctx.mode !== 'one-way') planImport(pass, row, email);
+    return;
+  }
+  pass.claimed.add(user.id);
+  const existing = pass.linkByUser.get(user.id);
+  if (existing === undefined) {
+    planPair(pass, { row, email, user, link: null, matches });
+    return;
+  }
+  if (pass.seenKeys.has(existing.key)) {
+    pass.issues.push(issues.rowOfLinkedUser(ctx.connection, email.key, row.key, existing.key, user.id));
+    pass.skipped += 1;
+    return;
+  }
+  // The user's linked row is gone and this row has its email: the row was re-created
+  // (by a run that stopped before it could record the new key, or by hand). Link to it.
+  pass.handledLinks.add(existing.key);
+  planPair(pass, { row, email, user, link: existing, matches, replaceKey: existing.key });
+}
+
+interface Pair {
+  readonly row: SourceRow;
+  readonly email: Email;
+  readonly user: DirectoryUser;
+  /** The user's link in this connection; null when matched by email for the first time. */
+  readonly link: LinkState | null;
+  readonly matches: boolean;
+  readonly emailPatch?: string | undefined;
+  readonly replaceKey?: string | undefined;
+}
+
+function planPair(pass: Pass, pair: Pair): void {
+  const { ctx } = pass;
+  const { row, user, link } = pair;
+  const merge = mergeFields(ctx, ctx.mapping.fields, user, row.values, link?.baseline ?? null);
+  reportMerge(pass, row.key, user.id, merge);
+  const patch: UserPatch = { ...merge.appPatch };
+  if (pair.emailPatch !== undefined) patch.email = pair.emailPatch;
+  const suspended = planSuspension(ctx.mode, pair, patch);
+  const sourceWrite =
+    Object.keys(merge.sourceSet).length > 0
+      ? { key: row.key, set: merge.sourceSet, expect: pick(row.values, mappedColumns(ctx.mapping)) }
+      : null;
+  const next: LinkState = { userId: user.id, key: row.key, sourceEmail: pair.email.key, baseline: merge.baseline, suspended };
+  const appPatch = isEmptyPatch(patch) ? null : patch;
+  if (!appPatch && !sourceWrite && link && pair.replaceKey === undefined && sameLink(link, next)) {
+    pass.unchanged += 1;
+    return;
+  }
+  // Only changes to already-linked pairs count toward the guard; a first match is not a "change".
+  if (link && (appPatch || sourceWrite || pair.replaceKey !== undefined)) pass.changed.add(user.id);
+  pass.actions.push({
+    type: 'update',
+    key: row.key,
+    userId: user.id,
+    userVersion: user.version,
+    appPatch,
+    sourceWrite,
+    link: next,
+    ...(pair.replaceKey !== undefined ? { replaceKey: pair.replaceKey } : {}),
+  });
+}
+
+/** SPEC §3: a linked row that stops matching the filter suspends the user; matching again reactivates it. */
+function planSuspension(mode: PlanContext['mode'], pair: Pair, patch: UserPatch): boolean {
+  const was = pair.link?.suspended ?? false;
+  if (mode === 'one-way' || pair.matches === !was) return was;
+  if (!pair.matches) {
+    if (pair.user.status === 'active') patch.status = 'suspended';
+    return true;
+  }
+  if (pair.user.status === 'suspended') patch.status = 'active';
+  return false;
+}
+
+function reportMerge(pass: Pass, key: string, userId: string, merge: FieldMerge): void {
+  for (const invalid of merge.invalid) pass.issues.push(issues.invalidValue(pass.ctx.connection, key, invalid, userId));
+  for (const c of merge.conflicts) {
+    const conflict: FieldConflict = { key, userId, ...c };
+    pass.conflicts.push(conflict);
+    pass.issues.push(issues.conflict(pass.ctx.connection, conflict));
+  }
+}
+
+function planImport(pass: Pass, row: SourceRow, email: Email): void {
+  const { ctx } = pass;
+  const { user, invalid } = newUserFromRow(ctx, row, email.email);
+  for (const bad of invalid) pass.issues.push(issues.invalidValue(ctx.connection, row.key, bad, user.id));
+  // The new user already holds the row's values, so the merge yields just the write-back of app-owned fields.
+  const merge = mergeFields(ctx, ctx.mapping.fields, asDirectoryUser(user), row.values, null);
+  const writeBack =
+    Object.keys(merge.sourceSet).length > 0
+      ? { key: row.key, set: merge.sourceSet, expect: pick(row.values, mappedColumns(ctx.mapping)) }
+      : null;
+  pass.actions.push({
+    type: 'import',
+    key: row.key,
+    user,
+    link: { userId: user.id, key: row.key, sourceEmail: email.key, baseline: merge.baseline, suspended: false },
+    writeBack,
+  });
+}
+
+/** Links whose row was not read: deleted in the source, or the user was deleted in the app. */
+function planMissingRows(pass: Pass, links: readonly LinkState[]): void {
+  const { ctx } = pass;
+  for (const link of links) {
+    if (pass.handledLinks.has(link.key) || pass.seenKeys.has(link.key)) continue;
+    const user = pass.usersById.get(link.userId);
+    if (!user || user.deletedAt !== null) {
+      pass.actions.push({ type: 'unlink', key: link.key, userId: link.userId });
+      continue;
+    }
+    pass.claimed.add(user.id);
+    // SPEC §3: a source-side delete is not trusted to delete an app user: re-create the row.
+    if (ctx.mode === 'import') continue;
+    pass.changed.add(user.id);
+    pass.actions.push({ type: 'recreate', oldKey: link.key, userVersion: user.version, ...rowFor(ctx, user, link.suspended) });
+  }
+}
+
+/** Users with no row in this source: create one (SPEC §3), unless the connection says not to. */
+function planAppOnlyUsers(pass: Pass, users: readonly DirectoryUser[]): void {
+  const { ctx } = pass;
+  if (ctx.mode === 'import' || !ctx.createInSource) return;
+  for (const user of users) {
+    if (user.deletedAt !== null || pass.claimed.has(user.id) || pass.linkByUser.has(user.id)) continue;
+    pass.actions.push({ type: 'export', ...rowFor(ctx, user, false) });
+  }
+}
+
+/** The values of a new row for a user: the email, every mapped field the user has, the filter's defaults. */
+function rowFor(ctx: PlanContext, user: DirectoryUser, suspended: boolean): RowCreate {
+  const values: Record<string, unknown> = { ...ctx.createDefaults, [ctx.mapping.emailColumn]: user.email };
+  const baseline: Record<string, string | null> = {};
+  for (const field of ctx.mapping.fields) {
+    const value = appValue(user, field.id);
+    if (value !== null) values[field.column] = value;
+    baseline[field.id] = appCanonical(user, field);
+  }
+  return { userId: user.id, values, link: { userId: user.id, sourceEmail: emailKey(user.email), baseline, suspended } };
+}
+
+function finishPass(pass: Pass): SyncPlan {
+  const { ctx } = pass;
+  const total = ctx.totalUsers;
+  const changed = pass.changed.size;
+  const massChange = { changed, total, share: changed / Math.max(total, 1) };
+  const blocked =
+    !ctx.allowMassChange && changed >= MASS_CHANGE_MINIMUM && massChange.share > ctx.maxChange
+      ? issues.massChange(ctx.connection, massChange, ctx.maxChange)
+      : null;
+  return {
+    connection: ctx.connection,
+    actions: pass.actions,
+    issues: blocked ? [...pass.issues, blocked] : pass.issues,
+    conflicts: pass.conflicts,
+    unchanged: pass.unchanged,
+    skipped: pass.skipped,
+    massChange,
+    blocked,
+  };
+}
+
+function sameLink(a: LinkState, b: LinkState): boolean {
+  return a.sourceEmail === b.sourceEmail && a.suspended === b.suspended && sameBaseline(a.baseline, b.baseline);
+}
+
+function sameBaseline(a: Baseline, b: Baseline): boolean {
+  const keys = Object.keys(b);
+  return keys.length === Object.keys(a).length && keys.every((k) => a[k] === b[k]);
+}
+
+function pick(values: Readonly<Record<string, unknown>>, columns: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const column of columns) out[column] = values[column] ?? null;
+  return out;
+}
+
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
+}
