@@ -66,7 +66,7 @@ export function emailChanged(
   key: string,
   from: string,
   to: string,
-  userId: string,
+  users: readonly string[],
   taken: boolean,
 ): IssueReport {
   const why = taken
@@ -78,7 +78,18 @@ export function emailChanged(
     message: `The email of row "${key}" of ${connection} changed from ${from} to ${to}; the row is not synced because ${why}.`,
     fix: `Put ${from} back in the row, or change the user's email in the app to ${to}, then validate the fix.`,
     rows: [key],
-    users: [userId],
+    users,
+  };
+}
+
+export function emailOnOtherUsersRow(connection: string, key: string, email: string, linkedUser: string, owner: string): IssueReport {
+  return {
+    kind: 'duplicate_email',
+    fingerprint: `duplicate_email:${email}`,
+    message: `Row "${key}" of ${connection} has the email ${email}, which now belongs to another user, but it is linked to the user who had that email before; the other user gets no row.`,
+    fix: `Change the row's email to its user's current email, or change one of the users' emails in the app, then validate the fix.`,
+    rows: [key],
+    users: [linkedUser, owner],
   };
 }
 

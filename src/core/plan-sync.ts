@@ -35,6 +35,8 @@ interface Pass {
   readonly handledLinks: Set<string>;
   /** Users that have a row in this source (or are held back by an issue): never exported. */
   readonly claimed: Set<string>;
+  /** Users whose email is on some row: never given a second row with it. */
+  readonly emailOnRow: Set<string>;
   /** Existing users whose data this run changes (the mass-change guard). */
   readonly changed: Set<string>;
   readonly actions: PlanAction[];
@@ -47,7 +49,7 @@ interface Pass {
 export function planSync(ctx: PlanContext, input: PlanInput): SyncPlan {
   const pass = startPass(ctx, input);
   const unique = readRows(pass, input.rows);
-  for (const [row, email] of unique) planRow(pass, row, email);
+  planRows(pass, unique);
   planMissingRows(pass, input.links);
   planAppOnlyUsers(pass, input.users);
   return finishPass(pass);
@@ -64,6 +66,7 @@ function startPass(ctx: PlanContext, input: PlanInput): Pass {
     seenKeys: new Set(input.rows.map((r) => r.key)),
     handledLinks: new Set(),
     claimed: new Set(),
+    emailOnRow: new Set(),
     changed: new Set(),
     actions: [],
     issues: [],
@@ -80,6 +83,8 @@ function readRows(pass: Pass, rows: readonly SourceRow[]): Array<[SourceRow, Ema
   const byEmail = new Map<string, Array<[SourceRow, Email]>>();
   for (const [key, group] of byKey) {
     const row = group[0]!;
+    // A user whose email is on any row already has its row: never create a second one.
+    for (const r of group) claimEmailOwner(pass, r.values[ctx.mapping.emailColumn]);
     if (group.length > 1) {
       hold(pass, issues.duplicateKey(ctx.connection, key, group.length), group.length, key);
       continue;
@@ -105,10 +110,15 @@ function readRows(pass: Pass, rows: readonly SourceRow[]): Array<[SourceRow, Ema
     const users = new Set(keys.map((k) => pass.linksByKey.get(k)?.userId).filter((id) => id !== undefined));
     const owner = pass.liveByEmail.get(email);
     if (owner) users.add(owner.id);
-    for (const id of users) pass.claimed.add(id);
     hold(pass, issues.duplicateEmail(ctx.connection, email, keys, [...users]), keys.length, ...keys);
   }
   return unique;
+}
+
+function claimEmailOwner(pass: Pass, raw: unknown): void {
+  const parsed = parseEmail(raw);
+  const owner = parsed.ok ? pass.liveByEmail.get(parsed.key) : undefined;
+  if (owner) pass.emailOnRow.add(owner.id);
 }
 
 /** Reports an issue for rows that are skipped; their linked users are left as they are. */
@@ -121,15 +131,27 @@ function hold(pass: Pass, issue: IssueReport, rowCount: number, ...keys: string[
   }
 }
 
-function planRow(pass: Pass, row: SourceRow, email: Email): void {
-  const matches = pass.ctx.filter === null || pass.ctx.filter(row.values);
-  const link = pass.linksByKey.get(row.key);
-  if (link) planLinkedRow(pass, row, email, link, matches);
-  else planUnlinkedRow(pass, row, email, matches);
+/**
+ * Linked rows first: an accepted email change there frees the old email for an unlinked
+ * row, or for another linked row's change, which may therefore wait its turn.
+ */
+function planRows(pass: Pass, unique: ReadonlyArray<[SourceRow, Email]>): void {
+  const matches = (row: SourceRow) => pass.ctx.filter === null || pass.ctx.filter(row.values);
+  let waiting = unique.filter(([row]) => pass.linksByKey.has(row.key));
+  for (let last = -1; waiting.length !== last; ) {
+    last = waiting.length;
+    waiting = waiting.filter(([row, email]) => !planLinkedRow(pass, row, email, matches(row), true));
+  }
+  for (const [row, email] of waiting) planLinkedRow(pass, row, email, matches(row), false);
+  for (const [row, email] of unique) {
+    if (!pass.linksByKey.has(row.key)) planUnlinkedRow(pass, row, email, matches(row));
+  }
 }
 
-function planLinkedRow(pass: Pass, row: SourceRow, email: Email, link: LinkState, matches: boolean): void {
+/** Returns false when it may wait for another row to free the email it changes to. */
+function planLinkedRow(pass: Pass, row: SourceRow, email: Email, matches: boolean, mayWait: boolean): boolean {
   const { ctx } = pass;
+  const link = pass.linksByKey.get(row.key)!;
   pass.handledLinks.add(link.key);
   pass.claimed.add(link.userId);
   const user = pass.usersById.get(link.userId);
@@ -138,37 +160,47 @@ function planLinkedRow(pass: Pass, row: SourceRow, email: Email, link: LinkState
     if (ctx.mode !== 'import') {
       pass.actions.push({ type: 'deleteRow', key: row.key, userId: link.userId });
       pass.changed.add(link.userId);
+      // The row goes, so a new user with its email may have a row of its own.
+      const owner = pass.liveByEmail.get(email.key);
+      if (owner) pass.emailOnRow.delete(owner.id);
     }
-    return;
+    return true;
   }
   let emailPatch: string | undefined;
   if (email.key !== link.sourceEmail && email.key !== emailKey(user.email)) {
     const other = pass.liveByEmail.get(email.key);
     const taken = other !== undefined && other.id !== user.id;
-    if (!ctx.acceptEmailChanges || ctx.mode === 'one-way' || taken) {
-      const from = link.sourceEmail;
-      hold(pass, issues.emailChanged(ctx.connection, row.key, from, email.email, user.id, taken), 1);
-      return;
+    const accept = ctx.acceptEmailChanges && ctx.mode !== 'one-way';
+    if (accept && taken && mayWait) return false;
+    if (!accept || taken) {
+      const users = taken ? [user.id, other.id] : [user.id];
+      hold(pass, issues.emailChanged(ctx.connection, row.key, link.sourceEmail, email.email, users, taken), 1);
+      return true;
     }
     emailPatch = email.email;
+    pass.liveByEmail.delete(emailKey(user.email));
+    pass.liveByEmail.set(email.key, user);
+  } else {
+    // The app renamed this row's user, and another user now has the row's email: that
+    // user cannot get a row of its own (the email is taken in the source).
+    const owner = pass.liveByEmail.get(email.key);
+    if (owner && owner.id !== user.id && !pass.linkByUser.has(owner.id)) {
+      pass.issues.push(issues.emailOnOtherUsersRow(ctx.connection, row.key, email.key, user.id, owner.id));
+    }
   }
   planPair(pass, { row, email, user, link, matches, emailPatch });
+  return true;
 }
 
 function planUnlinkedRow(pass: Pass, row: SourceRow, email: Email, matches: boolean): void {
   const { ctx } = pass;
   const user = pass.liveByEmail.get(email.key);
-  if (!matches) {
-    // Not a user (SPEC §3 filter). A user with this email gets no second row either.
-    if (user) pass.claimed.add(user.id);
-    return;
-  }
+  if (!matches) return; // not a user (SPEC §3 filter)
   if (!user) {
     // SPEC §2: one-way ignores rows that exist only in the source.
     if (ctx.mode !== 'one-way') planImport(pass, row, email);
     return;
   }
-  pass.claimed.add(user.id);
   const existing = pass.linkByUser.get(user.id);
   if (existing === undefined) {
     planPair(pass, { row, email, user, link: null, matches });
@@ -279,6 +311,8 @@ function planMissingRows(pass: Pass, links: readonly LinkState[]): void {
       continue;
     }
     pass.claimed.add(user.id);
+    // Its email is on a row held by an issue, or linked to another user: that issue says what to do.
+    if (pass.emailOnRow.has(user.id)) continue;
     // SPEC §3: a source-side delete is not trusted to delete an app user: re-create the row.
     if (ctx.mode === 'import') continue;
     pass.changed.add(user.id);
@@ -291,7 +325,8 @@ function planAppOnlyUsers(pass: Pass, users: readonly DirectoryUser[]): void {
   const { ctx } = pass;
   if (ctx.mode === 'import' || !ctx.createInSource) return;
   for (const user of users) {
-    if (user.deletedAt !== null || pass.claimed.has(user.id) || pass.linkByUser.has(user.id)) continue;
+    if (user.deletedAt !== null || pass.linkByUser.has(user.id)) continue;
+    if (pass.claimed.has(user.id) || pass.emailOnRow.has(user.id)) continue;
     pass.actions.push({ type: 'export', ...rowFor(ctx, user, false) });
   }
 }
