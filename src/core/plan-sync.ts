@@ -4,11 +4,11 @@
  * which issues to report. Pure: no I/O, the same input gives the same plan.
  */
 import type { SourceRow } from '../connectors/connector.js';
-import { mappedColumns } from './fields.js';
+import { mappedColumns, type MappedField } from './fields.js';
 import type { IssueReport } from './issue.js';
 import type { Baseline, LinkState } from './link.js';
 import { mergeFields, type FieldMerge } from './merge-fields.js';
-import { emailKey, parseEmail } from './normalize.js';
+import { emailKey, parseEmail, type Canonical } from './normalize.js';
 import * as issues from './plan-issues.js';
 import type { FieldConflict, PlanAction, PlanContext, PlanInput, RowCreate, SyncPlan } from './plan.js';
 import { asDirectoryUser, newUserFromRow } from './plan-import.js';
@@ -256,6 +256,7 @@ function planPair(pass: Pass, pair: Pair): void {
     appPatch,
     sourceWrite,
     link: next,
+    linkBeforeWrite: sourceWrite ? beforeWrite(next, link, merge.sourceSet, ctx.mapping.fields) : null,
     ...(pair.replaceKey !== undefined ? { replaceKey: pair.replaceKey } : {}),
   });
 }
@@ -362,6 +363,22 @@ function finishPass(pass: Pass): SyncPlan {
     massChange,
     blocked,
   };
+}
+
+function beforeWrite(
+  next: LinkState,
+  previous: LinkState | null,
+  written: Readonly<Record<string, unknown>>,
+  fields: readonly MappedField[],
+): LinkState {
+  const baseline: Record<string, Canonical> = { ...next.baseline };
+  for (const field of fields) {
+    if (!Object.hasOwn(written, field.column)) continue;
+    const old = previous?.baseline[field.id];
+    if (old === undefined) delete baseline[field.id];
+    else baseline[field.id] = old;
+  }
+  return { ...next, baseline };
 }
 
 function sameLink(a: LinkState, b: LinkState): boolean {

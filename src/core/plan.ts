@@ -73,6 +73,12 @@ export type PlanAction =
       readonly appPatch: UserPatch | null;
       readonly sourceWrite: SourceWrite | null;
       readonly link: LinkState;
+      /**
+       * With a source write: the link to record before the write, whose baseline keeps the
+       * old values of the fields being written, so a write that never lands (stale, failed,
+       * crash) is retried rather than mistaken for a source edit.
+       */
+      readonly linkBeforeWrite: LinkState | null;
       /** The user's previous link key in this connection, replaced by `link`. */
       readonly replaceKey?: string;
     }
