@@ -161,7 +161,11 @@ export interface DirectoryStore {
   listIssues(options?: { connection?: string; status?: IssueStatus }): Promise<IssueRecord[]>;
   getIssue(id: string): Promise<IssueRecord | null>;
 
-  /** True when this owner now holds the connection's run lock (a dead holder's lock is taken over). */
+  /**
+   * True when this owner now holds the connection's run lock. A holder whose process is gone
+   * (same host) or whose heartbeat is over 10 minutes old is taken over. The holder calling
+   * it again refreshes its heartbeat: a run that may last longer should do so every few minutes.
+   */
   acquireRunLock(connection: string, owner: LockOwner): Promise<boolean>;
   releaseRunLock(connection: string, owner: LockOwner): Promise<void>;
 

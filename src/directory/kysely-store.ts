@@ -1,0 +1,152 @@
+/**
+ * The directory store over Kysely: each method delegates to the query functions of one
+ * table family. Only the dialect (handed in by `openDirectory`) differs between SQLite
+ * and PostgreSQL.
+ */
+import type { Kysely } from 'kysely';
+import { UsersyncError } from '../core/errors.js';
+import type { IssueKind, IssueReport } from '../core/issue.js';
+import type { LinkState } from '../core/link.js';
+import type { DirectoryUser } from '../core/user.js';
+import { applyBatch } from './batch.js';
+import { getConnectionState, setConnectionState } from './connection-state.js';
+import type { DirectoryDialect } from './dialect.js';
+import { getIssue, listIssues, recordIssues } from './issues.js';
+import { linksOfUser, scanLinks } from './links.js';
+import { acquireRunLock, releaseRunLock } from './locks.js';
+import { failInterruptedRuns, finishRun, listRuns, startRun } from './runs.js';
+import type { Database } from './schema.js';
+import type {
+  AppUserPatch,
+  ConnectionState,
+  DirectoryOp,
+  DirectoryOpResult,
+  DirectoryStore,
+  IssueRecord,
+  IssueStatus,
+  LockOwner,
+  NewAppUser,
+  RunCounts,
+  RunRecord,
+  RunStatus,
+  Trigger,
+  UserListOptions,
+} from './store.js';
+import { createUser, deleteUser, updateUser } from './user-writes.js';
+import { countUsers, findUserByEmail, getUser, listUsers, scanUsers } from './users.js';
+
+export class KyselyDirectoryStore implements DirectoryStore {
+  readonly dialect: DirectoryDialect['name'];
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly directoryDialect: DirectoryDialect,
+  ) {
+    this.dialect = directoryDialect.name;
+  }
+
+  close(): Promise<void> {
+    return this.db.destroy();
+  }
+
+  scanUsers(pageSize: number, options?: { includeDeleted?: boolean }): AsyncIterable<DirectoryUser[]> {
+    return scanUsers(this.db, pageSize, options);
+  }
+  listUsers(options?: UserListOptions): Promise<DirectoryUser[]> {
+    return listUsers(this.db, options);
+  }
+  getUser(id: string): Promise<DirectoryUser | null> {
+    return getUser(this.db, id);
+  }
+  findUserByEmail(email: string): Promise<DirectoryUser | null> {
+    return findUserByEmail(this.db, email);
+  }
+  countUsers(): Promise<number> {
+    return countUsers(this.db);
+  }
+  createUser(user: NewAppUser): Promise<DirectoryUser> {
+    return this.conflictOnRace(() => createUser(this.db, user));
+  }
+  updateUser(id: string, patch: AppUserPatch, expectedVersion?: number): Promise<DirectoryUser | null> {
+    return this.conflictOnRace(() => updateUser(this.db, id, patch, expectedVersion));
+  }
+  deleteUser(id: string): Promise<DirectoryUser | null> {
+    return deleteUser(this.db, id);
+  }
+
+  scanLinks(connection: string, pageSize: number): AsyncIterable<LinkState[]> {
+    return scanLinks(this.db, connection, pageSize);
+  }
+  linksOfUser(connection: string, userId: string): Promise<LinkState[]> {
+    return linksOfUser(this.db, connection, userId);
+  }
+  applyBatch(connection: string, ops: readonly DirectoryOp[]): Promise<DirectoryOpResult[]> {
+    return applyBatch(this.db, this.directoryDialect.isUniqueViolation, connection, ops);
+  }
+
+  startRun(connection: string, trigger: Trigger): Promise<RunRecord> {
+    return startRun(this.db, connection, trigger);
+  }
+  finishRun(
+    id: string,
+    status: Exclude<RunStatus, 'running'>,
+    counts: RunCounts,
+    error?: string | null,
+  ): Promise<RunRecord> {
+    return finishRun(this.db, id, status, counts, error ?? null);
+  }
+  listRuns(options?: { connection?: string; limit?: number }): Promise<RunRecord[]> {
+    return listRuns(this.db, options);
+  }
+  failInterruptedRuns(connection: string, reason: string): Promise<number> {
+    return failInterruptedRuns(this.db, connection, reason);
+  }
+
+  recordIssues(
+    connection: string,
+    runId: string | null,
+    seen: readonly IssueReport[],
+    options: { resolveUnseen: boolean; keep?: readonly IssueKind[] },
+  ): Promise<{ opened: IssueRecord[]; resolved: IssueRecord[] }> {
+    return recordIssues(this.db, connection, runId, seen, options);
+  }
+  listIssues(options?: { connection?: string; status?: IssueStatus }): Promise<IssueRecord[]> {
+    return listIssues(this.db, options);
+  }
+  getIssue(id: string): Promise<IssueRecord | null> {
+    return getIssue(this.db, id);
+  }
+
+  acquireRunLock(connection: string, owner: LockOwner): Promise<boolean> {
+    return acquireRunLock(this.db, connection, owner);
+  }
+  releaseRunLock(connection: string, owner: LockOwner): Promise<void> {
+    return releaseRunLock(this.db, connection, owner);
+  }
+
+  getConnectionState(connection: string): Promise<ConnectionState> {
+    return getConnectionState(this.db, connection);
+  }
+  setConnectionState(connection: string, patch: Partial<ConnectionState>): Promise<void> {
+    return setConnectionState(this.db, connection, patch);
+  }
+
+  /**
+   * The user writes check uniqueness first; a concurrent writer (another process) can still
+   * take the email between the check and the write, and the unique index then refuses it.
+   */
+  private async conflictOnRace<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (!this.directoryDialect.isUniqueViolation(error)) throw error;
+      throw new UsersyncError(
+        'directory.conflict',
+        'Another user with this email or external id was just saved. Retry.',
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+}

@@ -1,0 +1,88 @@
+/** Links (SPEC §1): per (connection, user), the source row's key and the baseline. */
+import type { Kysely, Selectable } from 'kysely';
+import type { Baseline, LinkState } from '../core/link.js';
+import type { Database, LinksTable } from './schema.js';
+
+function toLink(row: Selectable<LinksTable>): LinkState {
+  return {
+    userId: row.user_id,
+    key: row.source_key,
+    sourceEmail: row.source_email,
+    baseline: JSON.parse(row.baseline) as Baseline,
+    suspended: Number(row.suspended) === 1,
+  };
+}
+
+/** Pages through a connection's links by source key (keyset). */
+export async function* scanLinks(
+  db: Kysely<Database>,
+  connection: string,
+  pageSize: number,
+): AsyncIterable<LinkState[]> {
+  const limit = Math.max(1, Math.floor(pageSize));
+  let after: string | undefined;
+  for (;;) {
+    let query = db
+      .selectFrom('links')
+      .selectAll()
+      .where('connection', '=', connection)
+      .orderBy('source_key')
+      .limit(limit);
+    if (after !== undefined) query = query.where('source_key', '>', after);
+    const rows = await query.execute();
+    if (rows.length > 0) yield rows.map(toLink);
+    if (rows.length < limit) return;
+    after = rows[rows.length - 1]?.source_key;
+  }
+}
+
+export async function linksOfUser(
+  db: Kysely<Database>,
+  connection: string,
+  userId: string,
+): Promise<LinkState[]> {
+  const rows = await db
+    .selectFrom('links')
+    .selectAll()
+    .where('connection', '=', connection)
+    .where('user_id', '=', userId)
+    .orderBy('source_key')
+    .execute();
+  return rows.map(toLink);
+}
+
+/**
+ * Writes a link, replacing the row at `replaceKey` (a re-created or re-found row) and any
+ * other link of the same user in this connection: a user has one row per source.
+ */
+export async function putLink(
+  db: Kysely<Database>,
+  connection: string,
+  link: LinkState,
+  now: string,
+  replaceKey?: string,
+): Promise<void> {
+  if (replaceKey !== undefined && replaceKey !== link.key) await deleteLink(db, connection, replaceKey);
+  await db
+    .deleteFrom('links')
+    .where('connection', '=', connection)
+    .where('user_id', '=', link.userId)
+    .where('source_key', '!=', link.key)
+    .execute();
+  const values = {
+    user_id: link.userId,
+    source_email: link.sourceEmail,
+    baseline: JSON.stringify(link.baseline),
+    suspended: link.suspended ? 1 : 0,
+    updated_at: now,
+  };
+  await db
+    .insertInto('links')
+    .values({ connection, source_key: link.key, ...values })
+    .onConflict((conflict) => conflict.columns(['connection', 'source_key']).doUpdateSet(values))
+    .execute();
+}
+
+export async function deleteLink(db: Kysely<Database>, connection: string, key: string): Promise<void> {
+  await db.deleteFrom('links').where('connection', '=', connection).where('source_key', '=', key).execute();
+}

@@ -1,0 +1,34 @@
+/**
+ * The directory's migrations, listed statically (not read from a folder at run time) so
+ * they survive bundling and need no file system access. Names sort in apply order.
+ */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { Migrator } from 'kysely';
+import { UsersyncError } from '../../core/errors.js';
+import { initial } from './0001-initial.js';
+
+const MIGRATIONS: Record<string, Migration> = {
+  '0001-initial': initial,
+};
+
+const provider: MigrationProvider = {
+  getMigrations: () => Promise.resolve(MIGRATIONS),
+};
+
+/** Brings the directory's schema up to date; a no-op when it already is. */
+export async function migrateDirectory(db: Kysely<unknown>): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: 'usersync_migration',
+    migrationLockTableName: 'usersync_migration_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error === undefined) return;
+  const failed = results?.find((result) => result.status === 'Error')?.migrationName ?? 'unknown';
+  throw new UsersyncError(
+    'directory.invalid',
+    `Could not update the directory's schema (migration ${failed}). Check that the directory database is usersync's and that this usersync is not older than the one that last used it.`,
+    { cause: error },
+  );
+}

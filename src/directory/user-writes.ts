@@ -1,0 +1,197 @@
+/** Writing users: creation, conditional patches (optimistic concurrency on `version`), tombstones. */
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Updateable } from 'kysely';
+import { UsersyncError } from '../core/errors.js';
+import { parseEmail } from '../core/normalize.js';
+import type { CustomValue, DirectoryUser, NewUser } from '../core/user.js';
+import type { Database, UsersTable } from './schema.js';
+import type { AppUserPatch, NewAppUser } from './store.js';
+import { getUserRow, isEmailTaken, isExternalIdTaken, toUser, type UserRow } from './users.js';
+
+/** The stored email and its matching form; an invalid address never reaches the directory. */
+function checkedEmail(raw: string): { email: string; key: string } {
+  const parsed = parseEmail(raw);
+  if (!parsed.ok) throw new UsersyncError('directory.invalid', `Cannot store this user: ${parsed.reason}.`);
+  return { email: parsed.email, key: parsed.key };
+}
+
+function emailConflict(email: string): UsersyncError {
+  return new UsersyncError(
+    'directory.conflict',
+    `A user with email ${email} already exists. Update that user instead, or choose another email.`,
+  );
+}
+
+function externalIdConflict(externalId: string): UsersyncError {
+  return new UsersyncError(
+    'directory.conflict',
+    `A user with external id ${externalId} already exists. Update that user instead.`,
+  );
+}
+
+/** Inserts a user whose email (and external id) the caller has checked are free. */
+export async function insertUser(
+  db: Kysely<Database>,
+  user: NewUser,
+  now: string,
+  externalId: string | null = null,
+): Promise<DirectoryUser> {
+  const { email, key } = checkedEmail(user.email);
+  const row: UserRow = {
+    id: user.id,
+    email,
+    email_key: key,
+    name: user.name,
+    avatar: user.avatar,
+    created_at: user.createdAt,
+    last_seen_at: user.lastSeenAt,
+    magic_link: null,
+    external_id: externalId,
+    status: user.status,
+    custom: JSON.stringify(user.custom),
+    deleted_at: null,
+    version: 1,
+    updated_at: now,
+  };
+  await db.insertInto('users').values(row).execute();
+  return toUser(row);
+}
+
+/** An app-made user (CLI, API, identity platform). Throws directory.conflict when the email is taken. */
+export async function createUser(db: Kysely<Database>, input: NewAppUser): Promise<DirectoryUser> {
+  const { email, key } = checkedEmail(input.email);
+  const externalId = input.externalId ?? null;
+  const now = new Date().toISOString();
+  const user: NewUser = {
+    id: randomUUID(),
+    email,
+    name: input.name ?? null,
+    avatar: input.avatar ?? null,
+    createdAt: now,
+    lastSeenAt: null,
+    status: input.status ?? 'active',
+    custom: input.custom ?? {},
+  };
+  return db.transaction().execute(async (trx) => {
+    if (await isEmailTaken(trx, key)) throw emailConflict(email);
+    if (externalId !== null && (await isExternalIdTaken(trx, externalId))) {
+      throw externalIdConflict(externalId);
+    }
+    return insertUser(trx, user, now, externalId);
+  });
+}
+
+/** `custom` patches merge key by key; a null value removes the key (SPEC: UserPatch). */
+function mergeCustom(
+  current: Readonly<Record<string, CustomValue>>,
+  patch: Readonly<Record<string, CustomValue | null>>,
+): Record<string, CustomValue> {
+  const merged: Record<string, CustomValue> = { ...current };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete merged[key];
+    else merged[key] = value;
+  }
+  return merged;
+}
+
+/** The column changes a patch makes to `current` (without version and updated_at). */
+function userChanges(current: UserRow, patch: AppUserPatch): Updateable<UsersTable> {
+  const changes: Updateable<UsersTable> = {};
+  if (patch.email !== undefined) {
+    const { email, key } = checkedEmail(patch.email);
+    changes.email = email;
+    changes.email_key = key;
+  }
+  if (patch.name !== undefined) changes.name = patch.name;
+  if (patch.avatar !== undefined) changes.avatar = patch.avatar;
+  if (patch.createdAt !== undefined) changes.created_at = patch.createdAt;
+  if (patch.status !== undefined) changes.status = patch.status;
+  if (patch.lastSeenAt !== undefined) changes.last_seen_at = patch.lastSeenAt;
+  if (patch.magicLink !== undefined) changes.magic_link = patch.magicLink;
+  if (patch.externalId !== undefined) changes.external_id = patch.externalId;
+  if (patch.custom !== undefined) {
+    const custom = JSON.parse(current.custom) as Record<string, CustomValue>;
+    changes.custom = JSON.stringify(mergeCustom(custom, patch.custom));
+  }
+  return changes;
+}
+
+export type PatchOutcome =
+  | { readonly type: 'ok'; readonly user: DirectoryUser }
+  | { readonly type: 'stale' }
+  | { readonly type: 'conflict'; readonly error: UsersyncError };
+
+/**
+ * Applies a patch to a live user, only if it is still at `current.version` (the row the
+ * caller read). Bumps the version. Writes nothing unless the outcome is ok.
+ */
+export async function patchUser(
+  db: Kysely<Database>,
+  current: UserRow,
+  patch: AppUserPatch,
+  now: string,
+): Promise<PatchOutcome> {
+  const changes = userChanges(current, patch);
+  const { email, email_key: key, external_id: externalId } = changes;
+  if (typeof email === 'string' && typeof key === 'string' && (await isEmailTaken(db, key, current.id))) {
+    return { type: 'conflict', error: emailConflict(email) };
+  }
+  if (typeof externalId === 'string' && (await isExternalIdTaken(db, externalId, current.id))) {
+    return { type: 'conflict', error: externalIdConflict(externalId) };
+  }
+  const version = Number(current.version) + 1;
+  const result = await db
+    .updateTable('users')
+    .set({ ...changes, version, updated_at: now })
+    .where('id', '=', current.id)
+    .where('version', '=', current.version)
+    .executeTakeFirst();
+  // Another writer (another process on PostgreSQL) got there first.
+  if (result.numUpdatedRows !== 1n) return { type: 'stale' };
+  return { type: 'ok', user: toUser({ ...current, ...changes, version, updated_at: now } as UserRow) };
+}
+
+/** A live user at `expectedVersion` (any version when undefined), or null. */
+export async function liveUserRow(
+  db: Kysely<Database>,
+  id: string,
+  expectedVersion?: number,
+): Promise<UserRow | null> {
+  const row = await getUserRow(db, id);
+  if (row === null || row.deleted_at !== null) return null;
+  if (expectedVersion !== undefined && Number(row.version) !== expectedVersion) return null;
+  return row;
+}
+
+export async function updateUser(
+  db: Kysely<Database>,
+  id: string,
+  patch: AppUserPatch,
+  expectedVersion?: number,
+): Promise<DirectoryUser | null> {
+  const now = new Date().toISOString();
+  return db.transaction().execute(async (trx) => {
+    const current = await liveUserRow(trx, id, expectedVersion);
+    if (current === null) return null;
+    const outcome = await patchUser(trx, current, patch, now);
+    if (outcome.type === 'conflict') throw outcome.error;
+    return outcome.type === 'ok' ? outcome.user : null;
+  });
+}
+
+/** Tombstones the user (SPEC §3: its source rows are deleted by the next sync, then it can go). */
+export async function deleteUser(db: Kysely<Database>, id: string): Promise<DirectoryUser | null> {
+  const now = new Date().toISOString();
+  return db.transaction().execute(async (trx) => {
+    const current = await getUserRow(trx, id);
+    if (current === null) return null;
+    if (current.deleted_at !== null) return toUser(current);
+    const version = Number(current.version) + 1;
+    await trx
+      .updateTable('users')
+      .set({ deleted_at: now, version, updated_at: now })
+      .where('id', '=', id)
+      .execute();
+    return toUser({ ...current, deleted_at: now, version, updated_at: now });
+  });
+}

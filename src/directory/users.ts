@@ -1,0 +1,131 @@
+/** Reading users from the directory. */
+import type { Kysely, Selectable } from 'kysely';
+import { sql } from 'kysely';
+import type { CustomValue, DirectoryUser } from '../core/user.js';
+import { emailKey } from '../core/normalize.js';
+import type { Database, UsersTable } from './schema.js';
+import type { UserListOptions } from './store.js';
+
+export type UserRow = Selectable<UsersTable>;
+
+const DEFAULT_LIST_LIMIT = 50;
+
+export function toUser(row: UserRow): DirectoryUser {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    avatar: row.avatar,
+    createdAt: row.created_at,
+    lastSeenAt: row.last_seen_at,
+    magicLink: row.magic_link,
+    externalId: row.external_id,
+    status: row.status,
+    custom: JSON.parse(row.custom) as Record<string, CustomValue>,
+    deletedAt: row.deleted_at,
+    version: Number(row.version),
+  };
+}
+
+export async function getUserRow(db: Kysely<Database>, id: string): Promise<UserRow | null> {
+  const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ?? null;
+}
+
+export async function getUser(db: Kysely<Database>, id: string): Promise<DirectoryUser | null> {
+  const row = await getUserRow(db, id);
+  return row === null ? null : toUser(row);
+}
+
+export async function findUserByEmail(db: Kysely<Database>, email: string): Promise<DirectoryUser | null> {
+  const row = await db
+    .selectFrom('users')
+    .selectAll()
+    .where('email_key', '=', emailKey(email))
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
+  return row === undefined ? null : toUser(row);
+}
+
+/** True when a live user other than `exceptId` has this email key. */
+export async function isEmailTaken(db: Kysely<Database>, key: string, exceptId?: string): Promise<boolean> {
+  let query = db
+    .selectFrom('users')
+    .select('id')
+    .where('email_key', '=', key)
+    .where('deleted_at', 'is', null);
+  if (exceptId !== undefined) query = query.where('id', '!=', exceptId);
+  return (await query.executeTakeFirst()) !== undefined;
+}
+
+/** True when a live user other than `exceptId` has this external id. */
+export async function isExternalIdTaken(
+  db: Kysely<Database>,
+  externalId: string,
+  exceptId?: string,
+): Promise<boolean> {
+  let query = db
+    .selectFrom('users')
+    .select('id')
+    .where('external_id', '=', externalId)
+    .where('deleted_at', 'is', null);
+  if (exceptId !== undefined) query = query.where('id', '!=', exceptId);
+  return (await query.executeTakeFirst()) !== undefined;
+}
+
+export async function listUsers(
+  db: Kysely<Database>,
+  options: UserListOptions = {},
+): Promise<DirectoryUser[]> {
+  let query = db
+    .selectFrom('users')
+    .selectAll()
+    .orderBy('id')
+    .limit(options.limit ?? DEFAULT_LIST_LIMIT);
+  if (options.includeDeleted !== true) query = query.where('deleted_at', 'is', null);
+  if (options.after !== undefined) query = query.where('id', '>', options.after);
+  const search = options.search?.trim();
+  if (search) {
+    // lower() on both sides: PostgreSQL's LIKE is case-sensitive, SQLite's only for non-ASCII.
+    // An explicit ESCAPE because SQLite has no default escape character.
+    const pattern = `%${escapeLike(search)}%`;
+    query = query.where(({ or }) =>
+      or([
+        sql<boolean>`lower(${sql.ref('email')}) like lower(${pattern}) escape '\\'`,
+        sql<boolean>`lower(${sql.ref('name')}) like lower(${pattern}) escape '\\'`,
+      ]),
+    );
+  }
+  return (await query.execute()).map(toUser);
+}
+
+/** Makes `%`, `_` and the escape character itself match literally in a LIKE pattern. */
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (char) => `\\${char}`);
+}
+
+/** Pages through users by id (keyset, so a page costs the same however deep the scan). */
+export async function* scanUsers(
+  db: Kysely<Database>,
+  pageSize: number,
+  options: { includeDeleted?: boolean } = {},
+): AsyncIterable<DirectoryUser[]> {
+  const limit = Math.max(1, Math.floor(pageSize));
+  let after: string | undefined;
+  for (;;) {
+    const page = await listUsers(db, { limit, includeDeleted: options.includeDeleted === true, after });
+    if (page.length > 0) yield page;
+    if (page.length < limit) return;
+    after = page[page.length - 1]?.id;
+  }
+}
+
+export async function countUsers(db: Kysely<Database>): Promise<number> {
+  const row = await db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll().as('count'))
+    .where('deleted_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  // PostgreSQL returns count(*) as a bigint string.
+  return Number(row.count);
+}

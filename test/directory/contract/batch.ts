@@ -1,0 +1,243 @@
+import { describe, expect, it } from 'vitest';
+import type { DirectoryOp } from '../../../src/directory/store.js';
+import { collect, link, type MakeStore, newUser, useDirectory } from './harness.js';
+
+export function describeBatch(makeStore: MakeStore): void {
+  describe('links and applyBatch', () => {
+    const open = useDirectory(makeStore);
+
+    it('createUser steps create the users and their links', async () => {
+      const { store } = await open();
+      const results = await store.applyBatch('crm', [
+        {
+          type: 'createUser',
+          user: newUser('u1', ' Ann@Example.com', { custom: { plan: 'pro' } }),
+          link: link('u1', 'k1'),
+        },
+        {
+          type: 'createUser',
+          user: newUser('u2', 'bo@example.com', { lastSeenAt: '2025-02-01T00:00:00.000Z' }),
+          link: link('u2', 'k2', { baseline: { name: 'Bo', 'custom.plan': null }, suspended: true }),
+        },
+      ]);
+      expect(results).toEqual(['ok', 'ok']);
+      expect(await store.getUser('u1')).toMatchObject({
+        email: 'Ann@Example.com',
+        custom: { plan: 'pro' },
+        version: 1,
+      });
+      expect((await store.getUser('u2'))?.lastSeenAt).toBe('2025-02-01T00:00:00.000Z');
+      expect(await store.linksOfUser('crm', 'u2')).toEqual([
+        link('u2', 'k2', { baseline: { name: 'Bo', 'custom.plan': null }, suspended: true }),
+      ]);
+      expect(await store.linksOfUser('other', 'u2')).toEqual([]);
+    });
+
+    it('a createUser step whose email is taken is a conflict and the rest of the batch is applied', async () => {
+      const { store } = await open();
+      await store.createUser({ email: 'ann@example.com' });
+      const results = await store.applyBatch('crm', [
+        { type: 'createUser', user: newUser('u1', 'bo@example.com'), link: link('u1', 'k1') },
+        { type: 'createUser', user: newUser('u2', 'ANN@example.com'), link: link('u2', 'k2') },
+        { type: 'createUser', user: newUser('u3', 'bo@EXAMPLE.com'), link: link('u3', 'k3') },
+        { type: 'createUser', user: newUser('u4', 'cy@example.com'), link: link('u4', 'k4') },
+      ]);
+      expect(results).toEqual(['ok', 'conflict', 'conflict', 'ok']);
+      expect(await store.getUser('u2')).toBeNull();
+      expect(await store.getUser('u3')).toBeNull();
+      expect((await collect(store.scanLinks('crm', 10))).flat().map((l) => l.key)).toEqual(['k1', 'k4']);
+    });
+
+    it('an updateUser step patches the user, bumps its version and writes the link', async () => {
+      const { store } = await open();
+      await store.applyBatch('crm', [
+        {
+          type: 'createUser',
+          user: newUser('u1', 'ann@example.com', { custom: { plan: 'free', seats: 2 } }),
+          link: link('u1', 'k1'),
+        },
+      ]);
+      const baseline = { name: 'Ann', 'custom.plan': 'pro' };
+      const results = await store.applyBatch('crm', [
+        {
+          type: 'updateUser',
+          userId: 'u1',
+          expectedVersion: 1,
+          patch: { name: 'Ann', custom: { plan: 'pro', seats: null } },
+          link: link('u1', 'k1', { baseline }),
+        },
+      ]);
+      expect(results).toEqual(['ok']);
+      expect(await store.getUser('u1')).toMatchObject({ name: 'Ann', custom: { plan: 'pro' }, version: 2 });
+      expect(await store.linksOfUser('crm', 'u1')).toEqual([link('u1', 'k1', { baseline })]);
+    });
+
+    it('an updateUser step without a patch writes the link and keeps the version', async () => {
+      const { store } = await open();
+      await store.applyBatch('crm', [
+        { type: 'createUser', user: newUser('u1', 'ann@example.com'), link: link('u1', 'k1') },
+      ]);
+      const fresh = link('u1', 'k1', { baseline: { name: 'Ann' } });
+      expect(
+        await store.applyBatch('crm', [
+          { type: 'updateUser', userId: 'u1', expectedVersion: 1, patch: null, link: fresh },
+        ]),
+      ).toEqual(['ok']);
+      expect((await store.getUser('u1'))?.version).toBe(1);
+      expect(await store.linksOfUser('crm', 'u1')).toEqual([fresh]);
+    });
+
+    it('an updateUser step at a stale version writes neither the user nor the link', async () => {
+      const { store } = await open();
+      await store.applyBatch('crm', [
+        { type: 'createUser', user: newUser('u1', 'ann@example.com'), link: link('u1', 'k1') },
+      ]);
+      await store.updateUser('u1', { name: 'Set in the app' });
+      const stale: DirectoryOp = {
+        type: 'updateUser',
+        userId: 'u1',
+        expectedVersion: 1,
+        patch: { name: 'From the source' },
+        link: link('u1', 'k1', { baseline: { name: 'From the source' } }),
+      };
+      const deletedUser: DirectoryOp = {
+        type: 'updateUser',
+        userId: 'u2',
+        expectedVersion: 1,
+        patch: { name: 'Bo' },
+        link: link('u2', 'k2', { baseline: { name: 'Bo' } }),
+      };
+      await store.applyBatch('crm', [
+        { type: 'createUser', user: newUser('u2', 'bo@example.com'), link: link('u2', 'k2') },
+      ]);
+      await store.deleteUser('u2');
+      expect(await store.applyBatch('crm', [stale, deletedUser])).toEqual(['stale', 'stale']);
+      expect(await store.getUser('u1')).toMatchObject({ name: 'Set in the app', version: 2 });
+      expect(await store.linksOfUser('crm', 'u1')).toEqual([link('u1', 'k1')]);
+      expect(await store.linksOfUser('crm', 'u2')).toEqual([link('u2', 'k2')]);
+    });
+
+    it('an updateUser step whose new email is taken is a conflict and writes nothing', async () => {
+      const { store } = await open();
+      await store.applyBatch('crm', [
+        { type: 'createUser', user: newUser('u1', 'ann@example.com'), link: link('u1', 'k1') },
+        { type: 'createUser', user: newUser('u2', 'bo@example.com'), link: link('u2', 'k2') },
+      ]);
+      const results = await store.applyBatch('crm', [
+        {
+          type: 'updateUser',
+          userId: 'u1',
+          expectedVersion: 1,
+          patch: { email: 'BO@example.com' },
+          link: link('u1', 'k9'),
+        },
+        {
+          type: 'updateUser',
+          userId: 'u2',
+          expectedVersion: 1,
+          patch: { name: 'Bo' },
+          link: link('u2', 'k2'),
+        },
+      ]);
+      expect(results).toEqual(['conflict', 'ok']);
+      expect(await store.getUser('u1')).toMatchObject({ email: 'ann@example.com', version: 1 });
+      expect((await store.linksOfUser('crm', 'u1')).map((l) => l.key)).toEqual(['k1']);
+      expect((await store.getUser('u2'))?.name).toBe('Bo');
+    });
+
+    it('replaceKey moves the link to the new row and frees the old key', async () => {
+      const { store } = await open();
+      await store.applyBatch('crm', [
+        { type: 'createUser', user: newUser('u1', 'ann@example.com'), link: link('u1', 'k1') },
+        { type: 'createUser', user: newUser('u2', 'bo@example.com'), link: link('u2', 'k2') },
+      ]);
+      expect(
+        await store.applyBatch('crm', [
+          {
+            type: 'updateUser',
+            userId: 'u1',
+            expectedVersion: 1,
+            patch: null,
+            link: link('u1', 'k1b'),
+            replaceKey: 'k1',
+          },
+          { type: 'putLink', link: link('u2', 'k2b'), replaceKey: 'k2' },
+        ]),
+      ).toEqual(['ok', 'ok']);
+      expect((await collect(store.scanLinks('crm', 10))).flat().map((l) => `${l.key}:${l.userId}`)).toEqual([
+        'k1b:u1',
+        'k2b:u2',
+      ]);
+    });
+
+    it('a user keeps one link per connection, and links of other connections are separate', async () => {
+      const { store } = await open();
+      await store.applyBatch('crm', [
+        { type: 'createUser', user: newUser('u1', 'ann@example.com'), link: link('u1', 'k1') },
+      ]);
+      await store.applyBatch('billing', [{ type: 'putLink', link: link('u1', 'b1') }]);
+      await store.applyBatch('crm', [{ type: 'putLink', link: link('u1', 'k2') }]);
+      expect((await store.linksOfUser('crm', 'u1')).map((l) => l.key)).toEqual(['k2']);
+      expect((await store.linksOfUser('billing', 'u1')).map((l) => l.key)).toEqual(['b1']);
+      await store.applyBatch('crm', [{ type: 'deleteLink', key: 'k2' }]);
+      expect(await store.linksOfUser('crm', 'u1')).toEqual([]);
+      expect((await store.linksOfUser('billing', 'u1')).map((l) => l.key)).toEqual(['b1']);
+    });
+
+    it('a batch that fails is not applied at all', async () => {
+      const { store } = await open();
+      await store.applyBatch('crm', [
+        { type: 'createUser', user: newUser('u1', 'ann@example.com'), link: link('u1', 'k1') },
+      ]);
+      const batch = store.applyBatch('crm', [
+        { type: 'createUser', user: newUser('u2', 'bo@example.com'), link: link('u2', 'k2') },
+        { type: 'deleteLink', key: 'k1' },
+        // A reused user id is a bug in the caller, not a conflict: the whole batch fails.
+        { type: 'createUser', user: newUser('u1', 'cy@example.com'), link: link('u1', 'k3') },
+      ]);
+      await expect(batch).rejects.toThrow();
+      expect(await store.getUser('u2')).toBeNull();
+      expect((await collect(store.scanLinks('crm', 10))).flat().map((l) => l.key)).toEqual(['k1']);
+      expect(await store.applyBatch('crm', [])).toEqual([]);
+    });
+
+    it('scanLinks pages a connection by source key', async () => {
+      const { store } = await open();
+      const ops: DirectoryOp[] = [];
+      for (let i = 0; i < 5; i++) {
+        ops.push({
+          type: 'createUser',
+          user: newUser(`u${i}`, `user${i}@example.com`),
+          link: link(`u${i}`, `k${4 - i}`),
+        });
+      }
+      await store.applyBatch('crm', ops);
+      const pages = await collect(store.scanLinks('crm', 2));
+      expect(pages.map((page) => page.map((l) => l.key))).toEqual([['k0', 'k1'], ['k2', 'k3'], ['k4']]);
+      expect(await collect(store.scanLinks('other', 2))).toEqual([]);
+    });
+
+    it('a batch of a thousand steps is applied in one go', async () => {
+      const { store } = await open();
+      const ops: DirectoryOp[] = [];
+      for (let i = 0; i < 1000; i++) {
+        ops.push({
+          type: 'createUser',
+          user: newUser(`u${i}`, `user${i}@example.com`),
+          link: link(`u${i}`, `k${i}`),
+        });
+      }
+      const results = await store.applyBatch('crm', ops);
+      expect(results.every((result) => result === 'ok')).toBe(true);
+      const updates: DirectoryOp[] = ops.map((_, i) => ({
+        type: 'updateUser',
+        userId: `u${i}`,
+        expectedVersion: 1,
+        patch: { name: `User ${i}` },
+        link: link(`u${i}`, `k${i}`, { baseline: { name: `User ${i}` } }),
+      }));
+      expect(new Set(await store.applyBatch('crm', updates))).toEqual(new Set(['ok']));
+      expect(await store.countUsers()).toBe(1000);
+    });
+  });
+}

@@ -1,0 +1,137 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDirectory } from '../../src/directory/open.js';
+import type { DirectoryStore } from '../../src/directory/store.js';
+import { useTempDir } from '../support/temp.js';
+import { link, newUser } from './contract/harness.js';
+
+const tempDir = useTempDir('usersync-directory-');
+const opened: DirectoryStore[] = [];
+afterEach(async () => {
+  for (const store of opened.splice(0)) await store.close();
+});
+
+async function open(url: string, baseDir?: string): Promise<DirectoryStore> {
+  const store = await openDirectory(url, baseDir === undefined ? {} : { baseDir });
+  opened.push(store);
+  return store;
+}
+
+/** Reads the file with a connection of its own, as an operator's sqlite3 shell would. */
+function inspect<T>(path: string, read: (db: BetterSqlite3.Database) => T): T {
+  const db = new BetterSqlite3(path, { readonly: true });
+  try {
+    return read(db);
+  } finally {
+    db.close();
+  }
+}
+
+describe('opening a SQLite directory', () => {
+  it('a relative path starts from baseDir, and missing folders are created', async () => {
+    const dir = tempDir();
+    const store = await open('sqlite:data/nested/usersync.db', dir);
+    expect(store.dialect).toBe('sqlite');
+    expect(existsSync(join(dir, 'data/nested/usersync.db'))).toBe(true);
+  });
+
+  it('sqlite:///absolute/path is read as the absolute path', async () => {
+    const path = join(tempDir(), 'usersync.db');
+    await open(`sqlite://${path}`);
+    expect(existsSync(path)).toBe(true);
+  });
+
+  it('the first open migrates the file to the current schema in WAL mode; reopening applies nothing', async () => {
+    const path = join(tempDir(), 'usersync.db');
+    const store = await open(`sqlite:${path}`);
+    await store.createUser({ email: 'ann@example.com' });
+    await store.close();
+    await open(`sqlite:${path}`);
+    inspect(path, (db) => {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      const migrations = db.prepare('select name from usersync_migration').pluck().all();
+      expect(migrations).toEqual(['0001-initial']);
+      const tables = db
+        .prepare("select name from sqlite_master where type = 'table' order by name")
+        .pluck()
+        .all();
+      expect(tables).toEqual(
+        expect.arrayContaining(['users', 'links', 'runs', 'issues', 'run_locks', 'connection_state']),
+      );
+      expect(db.prepare('select count(*) from users').pluck().get()).toBe(1);
+    });
+  });
+
+  it('sqlite::memory: opens a private in-memory directory', async () => {
+    const store = await open('sqlite::memory:');
+    await store.createUser({ email: 'ann@example.com' });
+    expect(await store.countUsers()).toBe(1);
+  });
+
+  it('a file that is not a SQLite database is refused with directory.invalid', async () => {
+    const path = join(tempDir(), 'notes.txt');
+    writeFileSync(
+      path,
+      'this is not a database, just some text that is long enough to have a header'.repeat(20),
+    );
+    await expect(openDirectory(`sqlite:${path}`)).rejects.toMatchObject({ code: 'directory.invalid' });
+  });
+
+  it('PostgreSQL is announced for the next release', async () => {
+    const error = openDirectory('postgres://usersync:s3cret@db.example.com/usersync');
+    await expect(error).rejects.toMatchObject({
+      code: 'config.invalid',
+      message: expect.stringContaining('next release'),
+    });
+    await expect(openDirectory('postgresql://db.example.com/usersync')).rejects.toMatchObject({
+      code: 'config.invalid',
+    });
+  });
+
+  it('another scheme is refused, naming the supported ones but never the rest of the URL', async () => {
+    const error = (await openDirectory('mysql://root:s3cret@db.example.com/app').catch(
+      (e: unknown) => e,
+    )) as Error;
+    expect(error).toMatchObject({ code: 'config.invalid' });
+    expect(error.message).toContain('"mysql:"');
+    expect(error.message).toContain('sqlite:PATH');
+    expect(error.message).not.toContain('s3cret');
+    await expect(openDirectory('./usersync.db')).rejects.toMatchObject({ code: 'config.invalid' });
+    await expect(openDirectory('sqlite:')).rejects.toMatchObject({ code: 'config.invalid' });
+  });
+});
+
+describe('SQLite directory batches', () => {
+  it('a step that hits a unique index after the email check is undone alone, as a conflict', async () => {
+    // A race the email check cannot see is only possible on PostgreSQL; an extra unique
+    // index on the link's source email makes the same failure happen here, mid-step
+    // (after the user row is written), to prove the step's savepoint undoes all of it.
+    const path = join(tempDir(), 'usersync.db');
+    const store = await open(`sqlite:${path}`);
+    const extra = new BetterSqlite3(path);
+    extra.exec('create unique index test_links_source_email on links (source_email)');
+    extra.close();
+    const results = await store.applyBatch('crm', [
+      {
+        type: 'createUser',
+        user: newUser('u1', 'ann@example.com'),
+        link: link('u1', 'k1', { sourceEmail: 'same' }),
+      },
+      {
+        type: 'createUser',
+        user: newUser('u2', 'bo@example.com'),
+        link: link('u2', 'k2', { sourceEmail: 'same' }),
+      },
+      {
+        type: 'createUser',
+        user: newUser('u3', 'cy@example.com'),
+        link: link('u3', 'k3', { sourceEmail: 'other' }),
+      },
+    ]);
+    expect(results).toEqual(['ok', 'conflict', 'ok']);
+    expect(await store.getUser('u2')).toBeNull();
+    expect(await store.countUsers()).toBe(2);
+  });
+});
