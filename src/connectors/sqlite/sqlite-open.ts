@@ -1,0 +1,33 @@
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { UsersyncError } from '../../core/errors.js';
+import type { SourceFile } from '../source-path.js';
+
+/** The connector only runs SQL it builds with `sql`, so it needs no table types. */
+export type SqliteKysely = Kysely<Record<string, never>>;
+
+export interface OpenSqlite {
+  /** The driver handle, for synchronous introspection and `inTransaction`. */
+  readonly raw: Database.Database;
+  readonly db: SqliteKysely;
+}
+
+/** How long a statement waits for another program's lock before failing with SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5000;
+
+export function openSqlite(file: SourceFile, readOnly: boolean): OpenSqlite {
+  let raw: Database.Database;
+  try {
+    // fileMustExist: a mistyped path must not silently create an empty database.
+    raw = new Database(file.path, { fileMustExist: true, readonly: readOnly, timeout: BUSY_TIMEOUT_MS });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new UsersyncError(
+      'source.unreachable',
+      `Cannot open the SQLite database ${file.path}: ${reason}. ` +
+        "Check the path in `source:` (a relative path starts from the config file's folder).",
+      { cause: error },
+    );
+  }
+  return { raw, db: new Kysely({ dialect: new SqliteDialect({ database: raw }) }) };
+}

@@ -1,0 +1,101 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { SqliteTableRef } from './sqlite-schema.js';
+import type { SqliteValue } from './sqlite-value.js';
+
+/**
+ * The SQL the SQLite connector runs, as pure functions you can print
+ * (`statement.compile(db).sql`). Every identifier goes through `sql.id`, so names with
+ * spaces, dashes, dots, quotes or mixed case are quoted by Kysely, never concatenated.
+ */
+
+/** Result columns are aliased `k`, `c0`, `c1` …: SQLite names an un-aliased column after its declaration, not as asked. */
+export interface SelectedRow {
+  readonly k: unknown;
+  readonly [column: `c${number}`]: unknown;
+}
+
+export interface RowQuery {
+  readonly ref: SqliteTableRef;
+  readonly key: string;
+  readonly columns: readonly string[];
+  readonly conditions: readonly RawBuilder<unknown>[];
+  readonly limit?: number;
+}
+
+const table = (ref: SqliteTableRef) => sql.id(ref.schema, ref.name);
+const column = (name: string) => sql.id(name);
+const and = (conditions: readonly RawBuilder<unknown>[]) => sql.join(conditions, sql` and `);
+
+export function selectRows(query: RowQuery): RawBuilder<SelectedRow> {
+  const key = column(query.key);
+  const selected = [
+    sql`${key} as k`,
+    ...query.columns.map((name, i) => sql`${column(name)} as ${sql.id(`c${i}`)}`),
+  ];
+  // A row whose key is NULL cannot be addressed by key, so it is not the sync's to manage.
+  const where = and([sql`${key} is not null`, ...query.conditions]);
+  const limit = query.limit === undefined ? sql`` : sql` limit ${query.limit}`;
+  return sql<SelectedRow>`select ${sql.join(selected)} from ${table(query.ref)} where ${where} order by ${key}${limit}`;
+}
+
+/** Keyset pagination: compares with the last row's own value, so integer and text keys both page right. */
+export function keyAfter(key: string, last: unknown): RawBuilder<unknown> {
+  return sql`${column(key)} > ${last}`;
+}
+
+export function columnIn(name: string, values: readonly SqliteValue[]): RawBuilder<unknown> {
+  return sql`${column(name)} in (${sql.join(values)})`;
+}
+
+export function columnAtLeast(name: string, value: SqliteValue): RawBuilder<unknown> {
+  return sql`${column(name)} >= ${value}`;
+}
+
+export type ColumnValues = readonly (readonly [string, SqliteValue])[];
+
+/** Inserts one row and returns its key as stored (given, defaulted or assigned by SQLite). */
+export function insertRow(
+  ref: SqliteTableRef,
+  key: string,
+  values: ColumnValues,
+): RawBuilder<{ k: unknown }> {
+  const returning = sql`returning ${column(key)} as k`;
+  if (values.length === 0) return sql<{ k: unknown }>`insert into ${table(ref)} default values ${returning}`;
+  const names = sql.join(values.map(([name]) => column(name)));
+  const params = sql.join(values.map(([, value]) => value));
+  return sql<{ k: unknown }>`insert into ${table(ref)} (${names}) values (${params}) ${returning}`;
+}
+
+/** `col IS ?` rather than `=`, so an expected NULL matches a NULL (SPEC §3: never overwrite a concurrent edit). */
+function rowHolds(key: string, keyValue: SqliteValue, expect: ColumnValues): RawBuilder<unknown> {
+  return and([
+    sql`${column(key)} = ${keyValue}`,
+    ...expect.map(([name, value]) => sql`${column(name)} is ${value}`),
+  ]);
+}
+
+/** Changes the row only if it still holds the expected values; 0 rows changed means stale. */
+export function updateIfUnchanged(
+  ref: SqliteTableRef,
+  key: string,
+  keyValue: SqliteValue,
+  set: ColumnValues,
+  expect: ColumnValues,
+): RawBuilder<unknown> {
+  const assignments = sql.join(set.map(([name, value]) => sql`${column(name)} = ${value}`));
+  return sql`update ${table(ref)} set ${assignments} where ${rowHolds(key, keyValue, expect)}`;
+}
+
+/** How many rows have the key (and hold the expected values). */
+export function countRows(
+  ref: SqliteTableRef,
+  key: string,
+  keyValue: SqliteValue,
+  expect: ColumnValues = [],
+): RawBuilder<{ n: number }> {
+  return sql<{ n: number }>`select count(*) as n from ${table(ref)} where ${rowHolds(key, keyValue, expect)}`;
+}
+
+export function deleteRow(ref: SqliteTableRef, key: string, keyValue: SqliteValue): RawBuilder<unknown> {
+  return sql`delete from ${table(ref)} where ${column(key)} = ${keyValue}`;
+}

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import type { ConnectorSettings } from '../../src/connectors/connector.js';
+import { createConnector, sourceKind, sourceKinds } from '../../src/connectors/index.js';
+import { isUsersyncError } from '../../src/core/errors.js';
+
+const settings = (source: string): ConnectorSettings => ({
+  source,
+  emailColumn: 'email',
+  baseDir: '/',
+  readOnly: false,
+});
+
+function errorOf(work: () => unknown): unknown {
+  try {
+    work();
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
+
+describe('connector registry', () => {
+  it('names the kind of a source by its scheme', () => {
+    expect(sourceKind('sqlite:./crm.db')).toBe('sqlite');
+    expect(sourceKind('CSV:users.csv')).toBe('csv');
+    expect(sourceKind('postgres://u@db/app')).toBe('postgres');
+    expect(sourceKind('./users.csv')).toBeUndefined();
+    expect(sourceKind('C:\\data\\users.csv')).toBeUndefined();
+    expect(sourceKinds).toEqual(['sqlite', 'csv']);
+  });
+
+  it('creates the connector of a known kind', () => {
+    expect(createConnector({ ...settings('csv:users.csv'), key: 'id' }).keyColumn).toBe('id');
+  });
+
+  it('an unknown kind is config.invalid listing the supported ones, without echoing the URL', () => {
+    const error = errorOf(() => createConnector(settings('postgres://u:secret@db/app')));
+    expect(isUsersyncError(error, 'config.invalid')).toBe(true);
+    const { message } = error as Error;
+    expect(message).toMatch(
+      /"postgres:" is not supported. Supported: sqlite:, csv:.*postgres:\/\/ and mysql:\/\/ are coming/,
+    );
+    expect(message).not.toContain('secret');
+  });
+
+  it('a source without a kind or without a path is config.invalid', () => {
+    expect(
+      isUsersyncError(
+        errorOf(() => createConnector(settings('users.csv'))),
+        'config.invalid',
+      ),
+    ).toBe(true);
+    expect(
+      isUsersyncError(
+        errorOf(() => createConnector(settings('csv:'))),
+        'config.invalid',
+      ),
+    ).toBe(true);
+    expect(
+      isUsersyncError(
+        errorOf(() => createConnector(settings('sqlite:crm.db'))),
+        'config.invalid',
+      ),
+    ).toBe(true);
+  });
+});
