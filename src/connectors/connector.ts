@@ -58,14 +58,18 @@ export interface RowUpdate {
 }
 
 export type InsertResult =
-  | { readonly status: 'ok'; readonly key: string }
-  | { readonly status: 'failed'; readonly error: string };
+  { readonly status: 'ok'; readonly key: string } | { readonly status: 'failed'; readonly error: string };
 
 export type WriteResult =
   | { readonly status: 'ok' }
   /** The row changed (or vanished) since it was read; left for the next run. */
   | { readonly status: 'stale' }
   | { readonly status: 'failed'; readonly error: string };
+
+export interface LookupOptions {
+  /** Match text case-insensitively after trimming (SPEC §1 email matching). */
+  readonly caseInsensitive?: boolean;
+}
 
 export interface ScanOptions {
   /** Columns to read besides the key; all mapped columns. */
@@ -83,7 +87,12 @@ export interface SourceConnector {
   /** Every row, in pages. A failure mid-way throws: the runner then trusts nothing it read. */
   scan(options: ScanOptions): AsyncIterable<SourceRow[]>;
   /** Rows whose `column` equals one of `values`, through the source's index where it has one. */
-  lookup(column: string, values: readonly unknown[], columns: readonly string[]): Promise<SourceRow[]>;
+  lookup(
+    column: string,
+    values: readonly unknown[],
+    columns: readonly string[],
+    options?: LookupOptions,
+  ): Promise<SourceRow[]>;
   /** Results are in the order of the input. One bad row fails alone. */
   insert(rows: readonly RowInsert[]): Promise<InsertResult[]>;
   update(updates: readonly RowUpdate[]): Promise<WriteResult[]>;

@@ -8,13 +8,7 @@ export type Owner = 'app' | 'source' | 'both';
 export type FieldKind = 'text' | 'url' | 'date' | 'custom';
 
 export type StandardField =
-  | 'name'
-  | 'avatar'
-  | 'createdAt'
-  | 'lastSeenAt'
-  | 'magicLink'
-  | 'userId'
-  | 'externalId';
+  'name' | 'avatar' | 'createdAt' | 'lastSeenAt' | 'magicLink' | 'userId' | 'externalId';
 
 /** `custom.<key>` for custom fields. */
 export type FieldId = StandardField | `custom.${string}`;

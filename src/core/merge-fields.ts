@@ -63,9 +63,12 @@ export function mergeFields(
     }
     const s = parsed.value;
     const a = appCanonical(user, field);
-    const winner = a === s ? 'none' : decide(options, effectiveOwner(field.owner, options.mode), a, s, baseline?.[field.id], (w) =>
-      merge.conflicts.push({ field: field.id, app: a, source: s, winner: w }),
-    );
+    const winner =
+      a === s
+        ? 'none'
+        : decide(options, effectiveOwner(field.owner, options.mode), a, s, baseline?.[field.id], (w) =>
+            merge.conflicts.push({ field: field.id, app: a, source: s, winner: w }),
+          );
     if (winner === 'source') {
       patchFromSource(merge.appPatch, field, raw, s);
       merge.baseline[field.id] = s;

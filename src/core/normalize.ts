@@ -35,9 +35,7 @@ export function parseValue(raw: unknown, kind: FieldKind): Parsed {
   if (kind === 'date') return parseDate(raw);
   const text = parseText(raw);
   if (!text.ok || kind !== 'url' || text.value === null) return text;
-  return isHttpUrl(text.value)
-    ? text
-    : { ok: false, reason: `"${text.value}" is not an http(s) URL` };
+  return isHttpUrl(text.value) ? text : { ok: false, reason: `"${text.value}" is not an http(s) URL` };
 }
 
 function parseText(raw: unknown): Parsed {
@@ -47,7 +45,9 @@ function parseText(raw: unknown): Parsed {
     return { ok: true, value: value === '' ? null : value };
   }
   if (typeof raw === 'number') {
-    return Number.isFinite(raw) ? { ok: true, value: String(raw) } : { ok: false, reason: `${raw} is not a finite number` };
+    return Number.isFinite(raw)
+      ? { ok: true, value: String(raw) }
+      : { ok: false, reason: `${raw} is not a finite number` };
   }
   if (typeof raw === 'bigint' || typeof raw === 'boolean') return { ok: true, value: String(raw) };
   if (raw instanceof Date) return parseDate(raw);
@@ -64,7 +64,8 @@ function isHttpUrl(text: string): boolean {
 }
 
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/i;
+const DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/i;
 const EPOCH = /^-?\d{9,13}(\.\d+)?$/;
 
 /**
@@ -86,7 +87,17 @@ export function parseDate(raw: unknown): Parsed {
   if (!time) return notADate(text);
   const [, y, mo, d, h, mi, s, frac, zone] = time;
   const ms = frac ? Math.round(Number(`0${frac}`) * 1000) : 0;
-  return fromParts(text, Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(s ?? 0), ms, zone ?? 'Z');
+  return fromParts(
+    text,
+    Number(y),
+    Number(mo),
+    Number(d),
+    Number(h),
+    Number(mi),
+    Number(s ?? 0),
+    ms,
+    zone ?? 'Z',
+  );
 }
 
 function fromEpoch(n: number): Parsed {
@@ -113,7 +124,14 @@ function fromParts(
   const utc = Date.UTC(y, mo - 1, d, h, mi, s, ms);
   const probe = new Date(utc);
   // Date.UTC rolls 2024-02-30 over to March; a real date survives the round trip.
-  if (probe.getUTCFullYear() !== y || probe.getUTCMonth() !== mo - 1 || probe.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) {
+  if (
+    probe.getUTCFullYear() !== y ||
+    probe.getUTCMonth() !== mo - 1 ||
+    probe.getUTCDate() !== d ||
+    h > 23 ||
+    mi > 59 ||
+    s > 59
+  ) {
     return notADate(text);
   }
   return fromMillis(utc - zoneOffsetMillis(zone), text);
@@ -127,7 +145,10 @@ function zoneOffsetMillis(zone: string): number {
 }
 
 function notADate(text: string): Parsed {
-  return { ok: false, reason: `"${text}" is not a date (use ISO-8601, e.g. 2024-05-01 or 2024-05-01T09:30:00Z)` };
+  return {
+    ok: false,
+    reason: `"${text}" is not a date (use ISO-8601, e.g. 2024-05-01 or 2024-05-01T09:30:00Z)`,
+  };
 }
 
 function describe(raw: unknown): string {

@@ -5,7 +5,12 @@ import type { FieldConflict, MassChange } from './plan.js';
 
 const list = (keys: readonly string[]): string => keys.map((k) => `"${k}"`).join(', ');
 
-export function duplicateEmail(connection: string, email: string, rows: readonly string[], users: readonly string[]): IssueReport {
+export function duplicateEmail(
+  connection: string,
+  email: string,
+  rows: readonly string[],
+  users: readonly string[],
+): IssueReport {
   return {
     kind: 'duplicate_email',
     fingerprint: `duplicate_email:${email}`,
@@ -16,7 +21,13 @@ export function duplicateEmail(connection: string, email: string, rows: readonly
   };
 }
 
-export function rowOfLinkedUser(connection: string, email: string, row: string, linkedRow: string, userId: string): IssueReport {
+export function rowOfLinkedUser(
+  connection: string,
+  email: string,
+  row: string,
+  linkedRow: string,
+  userId: string,
+): IssueReport {
   return {
     kind: 'duplicate_email',
     fingerprint: `duplicate_email:${email}`,
@@ -38,7 +49,12 @@ export function duplicateKey(connection: string, key: string, count: number): Is
   };
 }
 
-export function invalidEmail(connection: string, key: string, reason: string, userId: string | null): IssueReport {
+export function invalidEmail(
+  connection: string,
+  key: string,
+  reason: string,
+  userId: string | null,
+): IssueReport {
   return {
     kind: 'invalid_email',
     fingerprint: `invalid_email:${key}`,
@@ -49,7 +65,12 @@ export function invalidEmail(connection: string, key: string, reason: string, us
   };
 }
 
-export function invalidValue(connection: string, key: string, invalid: InvalidValue, userId: string | null): IssueReport {
+export function invalidValue(
+  connection: string,
+  key: string,
+  invalid: InvalidValue,
+  userId: string | null,
+): IssueReport {
   const { field, reason } = invalid;
   return {
     kind: 'invalid_value',
@@ -82,7 +103,13 @@ export function emailChanged(
   };
 }
 
-export function emailOnOtherUsersRow(connection: string, key: string, email: string, linkedUser: string, owner: string): IssueReport {
+export function emailOnOtherUsersRow(
+  connection: string,
+  key: string,
+  email: string,
+  linkedUser: string,
+  owner: string,
+): IssueReport {
   return {
     kind: 'duplicate_email',
     fingerprint: `duplicate_email:${email}`,

@@ -138,7 +138,7 @@ function hold(pass: Pass, issue: IssueReport, rowCount: number, ...keys: string[
 function planRows(pass: Pass, unique: ReadonlyArray<[SourceRow, Email]>): void {
   const matches = (row: SourceRow) => pass.ctx.filter === null || pass.ctx.filter(row.values);
   let waiting = unique.filter(([row]) => pass.linksByKey.has(row.key));
-  for (let last = -1; waiting.length !== last; ) {
+  for (let last = -1; waiting.length !== last;) {
     last = waiting.length;
     waiting = waiting.filter(([row, email]) => !planLinkedRow(pass, row, email, matches(row), true));
   }
@@ -149,7 +149,13 @@ function planRows(pass: Pass, unique: ReadonlyArray<[SourceRow, Email]>): void {
 }
 
 /** Returns false when it may wait for another row to free the email it changes to. */
-function planLinkedRow(pass: Pass, row: SourceRow, email: Email, matches: boolean, mayWait: boolean): boolean {
+function planLinkedRow(
+  pass: Pass,
+  row: SourceRow,
+  email: Email,
+  matches: boolean,
+  mayWait: boolean,
+): boolean {
   const { ctx } = pass;
   const link = pass.linksByKey.get(row.key)!;
   pass.handledLinks.add(link.key);
@@ -174,7 +180,11 @@ function planLinkedRow(pass: Pass, row: SourceRow, email: Email, matches: boolea
     if (accept && taken && mayWait) return false;
     if (!accept || taken) {
       const users = taken ? [user.id, other.id] : [user.id];
-      hold(pass, issues.emailChanged(ctx.connection, row.key, link.sourceEmail, email.email, users, taken), 1);
+      hold(
+        pass,
+        issues.emailChanged(ctx.connection, row.key, link.sourceEmail, email.email, users, taken),
+        1,
+      );
       return true;
     }
     emailPatch = email.email;
@@ -240,7 +250,13 @@ function planPair(pass: Pass, pair: Pair): void {
     Object.keys(merge.sourceSet).length > 0
       ? { key: row.key, set: merge.sourceSet, expect: pick(row.values, mappedColumns(ctx.mapping)) }
       : null;
-  const next: LinkState = { userId: user.id, key: row.key, sourceEmail: pair.email.key, baseline: merge.baseline, suspended };
+  const next: LinkState = {
+    userId: user.id,
+    key: row.key,
+    sourceEmail: pair.email.key,
+    baseline: merge.baseline,
+    suspended,
+  };
   const appPatch = isEmptyPatch(patch) ? null : patch;
   if (!appPatch && !sourceWrite && link && pair.replaceKey === undefined && sameLink(link, next)) {
     pass.unchanged += 1;
@@ -274,7 +290,8 @@ function planSuspension(mode: PlanContext['mode'], pair: Pair, patch: UserPatch)
 }
 
 function reportMerge(pass: Pass, key: string, userId: string, merge: FieldMerge): void {
-  for (const invalid of merge.invalid) pass.issues.push(issues.invalidValue(pass.ctx.connection, key, invalid, userId));
+  for (const invalid of merge.invalid)
+    pass.issues.push(issues.invalidValue(pass.ctx.connection, key, invalid, userId));
   for (const c of merge.conflicts) {
     const conflict: FieldConflict = { key, userId, ...c };
     pass.conflicts.push(conflict);
@@ -296,7 +313,13 @@ function planImport(pass: Pass, row: SourceRow, email: Email): void {
     type: 'import',
     key: row.key,
     user,
-    link: { userId: user.id, key: row.key, sourceEmail: email.key, baseline: merge.baseline, suspended: false },
+    link: {
+      userId: user.id,
+      key: row.key,
+      sourceEmail: email.key,
+      baseline: merge.baseline,
+      suspended: false,
+    },
     writeBack,
   });
 }
@@ -317,7 +340,12 @@ function planMissingRows(pass: Pass, links: readonly LinkState[]): void {
     // SPEC §3: a source-side delete is not trusted to delete an app user: re-create the row.
     if (ctx.mode === 'import') continue;
     pass.changed.add(user.id);
-    pass.actions.push({ type: 'recreate', oldKey: link.key, userVersion: user.version, ...rowFor(ctx, user, link.suspended) });
+    pass.actions.push({
+      type: 'recreate',
+      oldKey: link.key,
+      userVersion: user.version,
+      ...rowFor(ctx, user, link.suspended),
+    });
   }
 }
 
@@ -341,7 +369,11 @@ function rowFor(ctx: PlanContext, user: DirectoryUser, suspended: boolean): RowC
     if (value !== null) values[field.column] = value;
     baseline[field.id] = appCanonical(user, field);
   }
-  return { userId: user.id, values, link: { userId: user.id, sourceEmail: emailKey(user.email), baseline, suspended } };
+  return {
+    userId: user.id,
+    values,
+    link: { userId: user.id, sourceEmail: emailKey(user.email), baseline, suspended },
+  };
 }
 
 function finishPass(pass: Pass): SyncPlan {
@@ -382,7 +414,9 @@ function beforeWrite(
 }
 
 function sameLink(a: LinkState, b: LinkState): boolean {
-  return a.sourceEmail === b.sourceEmail && a.suspended === b.suspended && sameBaseline(a.baseline, b.baseline);
+  return (
+    a.sourceEmail === b.sourceEmail && a.suspended === b.suspended && sameBaseline(a.baseline, b.baseline)
+  );
 }
 
 function sameBaseline(a: Baseline, b: Baseline): boolean {
@@ -390,7 +424,10 @@ function sameBaseline(a: Baseline, b: Baseline): boolean {
   return keys.length === Object.keys(a).length && keys.every((k) => a[k] === b[k]);
 }
 
-function pick(values: Readonly<Record<string, unknown>>, columns: readonly string[]): Record<string, unknown> {
+function pick(
+  values: Readonly<Record<string, unknown>>,
+  columns: readonly string[],
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const column of columns) out[column] = values[column] ?? null;
   return out;

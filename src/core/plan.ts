@@ -59,7 +59,13 @@ export interface RowCreate {
 
 export type PlanAction =
   /** Row in source, no user: create the user, link, write app-owned fields back. */
-  | { readonly type: 'import'; readonly key: string; readonly user: NewUser; readonly link: LinkState; readonly writeBack: SourceWrite | null }
+  | {
+      readonly type: 'import';
+      readonly key: string;
+      readonly user: NewUser;
+      readonly link: LinkState;
+      readonly writeBack: SourceWrite | null;
+    }
   /** App user with no row: create the row, then link. */
   | ({ readonly type: 'export' } & RowCreate)
   /** Linked row deleted in the source: create it again (SPEC §3: a source delete is not trusted). */

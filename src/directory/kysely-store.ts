@@ -12,7 +12,7 @@ import { applyBatch } from './batch.js';
 import { getConnectionState, setConnectionState } from './connection-state.js';
 import type { DirectoryDialect } from './dialect.js';
 import { getIssue, listIssues, recordIssues } from './issues.js';
-import { linksOfUser, scanLinks } from './links.js';
+import { findLinks, linksOfUser, scanLinks } from './links.js';
 import { acquireRunLock, releaseRunLock } from './locks.js';
 import { failInterruptedRuns, finishRun, listRuns, startRun } from './runs.js';
 import type { Database } from './schema.js';
@@ -79,6 +79,9 @@ export class KyselyDirectoryStore implements DirectoryStore {
   }
   linksOfUser(connection: string, userId: string): Promise<LinkState[]> {
     return linksOfUser(this.db, connection, userId);
+  }
+  findLinks(connection: string, keys: readonly string[]): Promise<LinkState[]> {
+    return findLinks(this.db, connection, keys);
   }
   applyBatch(connection: string, ops: readonly DirectoryOp[]): Promise<DirectoryOpResult[]> {
     return applyBatch(this.db, this.directoryDialect.isUniqueViolation, connection, ops);

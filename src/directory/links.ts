@@ -51,6 +51,25 @@ export async function linksOfUser(
   return rows.map(toLink);
 }
 
+/** The links of the given row keys (chunked to stay under SQL parameter limits). */
+export async function findLinks(
+  db: Kysely<Database>,
+  connection: string,
+  keys: readonly string[],
+): Promise<LinkState[]> {
+  const found: LinkState[] = [];
+  for (let i = 0; i < keys.length; i += 500) {
+    const rows = await db
+      .selectFrom('links')
+      .selectAll()
+      .where('connection', '=', connection)
+      .where('source_key', 'in', keys.slice(i, i + 500))
+      .execute();
+    for (const row of rows) found.push(toLink(row));
+  }
+  return found;
+}
+
 /**
  * Writes a link, replacing the row at `replaceKey` (a re-created or re-found row) and any
  * other link of the same user in this connection: a user has one row per source.

@@ -140,10 +140,17 @@ export interface DirectoryStore {
 
   scanLinks(connection: string, pageSize: number): AsyncIterable<LinkState[]>;
   linksOfUser(connection: string, userId: string): Promise<LinkState[]>;
+  /** The links of these row keys (for the single-user path). */
+  findLinks(connection: string, keys: readonly string[]): Promise<LinkState[]>;
   applyBatch(connection: string, ops: readonly DirectoryOp[]): Promise<DirectoryOpResult[]>;
 
   startRun(connection: string, trigger: Trigger): Promise<RunRecord>;
-  finishRun(id: string, status: Exclude<RunStatus, 'running'>, counts: RunCounts, error?: string | null): Promise<RunRecord>;
+  finishRun(
+    id: string,
+    status: Exclude<RunStatus, 'running'>,
+    counts: RunCounts,
+    error?: string | null,
+  ): Promise<RunRecord>;
   listRuns(options?: { connection?: string; limit?: number }): Promise<RunRecord[]>;
   /** Marks runs left `running` by a dead process as failed. */
   failInterruptedRuns(connection: string, reason: string): Promise<number>;

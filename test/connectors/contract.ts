@@ -144,6 +144,16 @@ export function runConnectorContract(
       });
     });
 
+    test('a case-insensitive lookup matches emails whatever their case and surrounding spaces', async () => {
+      const { connector, setValue } = await source();
+      await setValue('u3', 'email', '  User3@Example.COM ');
+      const found = await connector.lookup('email', ['USER3@example.com', 'User2@EXAMPLE.com '], ['email'], {
+        caseInsensitive: true,
+      });
+      expect(found.map((row) => row.key).sort()).toEqual(['u2', 'u3']);
+      expect(await connector.lookup('email', ['USER2@example.com'], ['email'])).toEqual([]);
+    });
+
     test('lookup by a column with an awkward name works', async () => {
       const { connector } = await source();
       const found = await connector.lookup('Mixed Case-Col', ['mixed 5'], ['full_name']);

@@ -8,7 +8,17 @@ import { describe, expect, it } from 'vitest';
 import { emailKey, parseEmail, parseValue } from '../../src/core/normalize.js';
 import type { PlanContext, SyncPlan } from '../../src/core/plan.js';
 import { appCanonical } from '../../src/core/user-values.js';
-import { addRow, addUser, deleteUser, emptyWorld, FIELDS, patchUser, plan, sync, type World } from '../support/world.js';
+import {
+  addRow,
+  addUser,
+  deleteUser,
+  emptyWorld,
+  FIELDS,
+  patchUser,
+  plan,
+  sync,
+  type World,
+} from '../support/world.js';
 
 const EMAILS = ['a@x.io', 'b@x.io', 'C@x.io', 'c@x.io ', 'd@x.io', 'e@x.io', 'f@x.io', 'not-an-email', ''];
 const NAMES = ['Ann', 'Bo', null, 'Cy', ''];
@@ -16,7 +26,12 @@ const PLANS = ['free', 'pro', null, 7];
 const COMPANIES = ['Acme', 'Globex', null];
 
 type Edit =
-  | { side: 'source'; op: 'add' | 'delete' | 'name' | 'plan' | 'company' | 'email'; target: number; value: number }
+  | {
+      side: 'source';
+      op: 'add' | 'delete' | 'name' | 'plan' | 'company' | 'email';
+      target: number;
+      value: number;
+    }
   | { side: 'app'; op: 'add' | 'delete' | 'name' | 'company' | 'email'; target: number; value: number };
 
 const edit: fc.Arbitrary<Edit> = fc.oneof(
@@ -41,7 +56,11 @@ function applyEdit(world: World, e: Edit): void {
   const live = [...world.users.values()].filter((u) => u.deletedAt === null);
   if (e.side === 'source') {
     if (e.op === 'add') {
-      addRow(world, { email: pickOf(EMAILS, e.value), full_name: pickOf(NAMES, e.target), plan: pickOf(PLANS, e.value) });
+      addRow(world, {
+        email: pickOf(EMAILS, e.value),
+        full_name: pickOf(NAMES, e.target),
+        plan: pickOf(PLANS, e.value),
+      });
       return;
     }
     if (keys.length === 0) return;
@@ -56,7 +75,8 @@ function applyEdit(world: World, e: Edit): void {
   }
   if (e.op === 'add') {
     const email = pickOf(EMAILS.slice(0, 7), e.value).trim();
-    if (!live.some((u) => emailKey(u.email) === emailKey(email))) addUser(world, { email, name: pickOf(NAMES, e.target) || null });
+    if (!live.some((u) => emailKey(u.email) === emailKey(email)))
+      addUser(world, { email, name: pickOf(NAMES, e.target) || null });
     return;
   }
   if (live.length === 0) return;
@@ -122,7 +142,8 @@ function checkRun(world: World, edits: Edit[], overrides: Partial<PlanContext>):
     const again = plan(world, context);
     expect(again.actions, 'a second sync plans nothing').toEqual([]);
     // The same problems are seen again (the users an issue names may shift after a rename in the first run).
-    const problems = (q: SyncPlan) => q.issues.filter((i) => i.kind !== 'conflict').map((i) => [i.fingerprint, i.rows]);
+    const problems = (q: SyncPlan) =>
+      q.issues.filter((i) => i.kind !== 'conflict').map((i) => [i.fingerprint, i.rows]);
     expect(problems(again)).toEqual(problems(p));
   }
 }
@@ -131,7 +152,9 @@ describe('two-way sync under random edits', () => {
   for (const conflict of ['source', 'app'] as const) {
     it(`holds the SPEC §3 invariants and is idempotent (conflict: ${conflict})`, () => {
       fc.assert(
-        fc.property(fc.array(edit, { maxLength: 40 }), (edits) => checkRun(emptyWorld(), edits, { conflict })),
+        fc.property(fc.array(edit, { maxLength: 40 }), (edits) =>
+          checkRun(emptyWorld(), edits, { conflict }),
+        ),
         { numRuns: Number(process.env.PROPERTY_RUNS ?? 300) },
       );
     });
@@ -139,29 +162,39 @@ describe('two-way sync under random edits', () => {
 
   it('accepting email changes keeps the invariants', () => {
     fc.assert(
-      fc.property(fc.array(edit, { maxLength: 40 }), (edits) => checkRun(emptyWorld(), edits, { acceptEmailChanges: true })),
+      fc.property(fc.array(edit, { maxLength: 40 }), (edits) =>
+        checkRun(emptyWorld(), edits, { acceptEmailChanges: true }),
+      ),
       { numRuns: Number(process.env.PROPERTY_RUNS ?? 200) },
     );
   });
 
   it('a both-owned field changed on both sides ends equal on both sides, the policy side winning', () => {
     fc.assert(
-      fc.property(fc.constantFrom('source', 'app'), fc.string(), fc.string(), (policy, fromApp, fromSource) => {
-        const world = emptyWorld();
-        const key = addRow(world, { email: 'z@x.io', full_name: 'Zed' });
-        sync(world);
-        const id = [...world.users.keys()][0]!;
-        patchUser(world, id, { name: fromApp });
-        world.rows.get(key)!.full_name = fromSource;
-        sync(world, { conflict: policy as 'source' | 'app' });
-        const winner = (policy === 'app' ? fromApp : fromSource).trim() || null;
-        const loser = (policy === 'app' ? fromSource : fromApp).trim() || null;
-        const name = world.users.get(id)!.name?.trim() || null;
-        const expected = fromApp.trim() === 'Zed' ? fromSource : fromSource.trim() === 'Zed' ? fromApp : null;
-        // One side unchanged: the other side's edit wins whatever the policy; both changed: the policy decides.
-        expect(name).toBe(expected !== null ? expected.trim() || null : winner === null && loser === null ? null : winner);
-        expect(parseValue(world.rows.get(key)!.full_name, 'text')).toEqual({ ok: true, value: name });
-      }),
+      fc.property(
+        fc.constantFrom('source', 'app'),
+        fc.string(),
+        fc.string(),
+        (policy, fromApp, fromSource) => {
+          const world = emptyWorld();
+          const key = addRow(world, { email: 'z@x.io', full_name: 'Zed' });
+          sync(world);
+          const id = [...world.users.keys()][0]!;
+          patchUser(world, id, { name: fromApp });
+          world.rows.get(key)!.full_name = fromSource;
+          sync(world, { conflict: policy as 'source' | 'app' });
+          const winner = (policy === 'app' ? fromApp : fromSource).trim() || null;
+          const loser = (policy === 'app' ? fromSource : fromApp).trim() || null;
+          const name = world.users.get(id)!.name?.trim() || null;
+          const expected =
+            fromApp.trim() === 'Zed' ? fromSource : fromSource.trim() === 'Zed' ? fromApp : null;
+          // One side unchanged: the other side's edit wins whatever the policy; both changed: the policy decides.
+          expect(name).toBe(
+            expected !== null ? expected.trim() || null : winner === null && loser === null ? null : winner,
+          );
+          expect(parseValue(world.rows.get(key)!.full_name, 'text')).toEqual({ ok: true, value: name });
+        },
+      ),
       { numRuns: Number(process.env.PROPERTY_RUNS ?? 300) },
     );
   });

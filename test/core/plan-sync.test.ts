@@ -24,7 +24,12 @@ function linkedWorld(): { world: World; key: string; userId: string } {
 describe('SPEC §3 two-way rules', () => {
   it('a source row with no user is imported and app-owned fields are written back', () => {
     const world = emptyWorld();
-    const key = addRow(world, { email: ' Ann@Example.com ', full_name: 'Ann', plan: 'pro', signup_date: '2024-03-01' });
+    const key = addRow(world, {
+      email: ' Ann@Example.com ',
+      full_name: 'Ann',
+      plan: 'pro',
+      signup_date: '2024-03-01',
+    });
     const p = sync(world);
     const user = userByEmail(world, 'ann@example.com')!;
     expect(user).toMatchObject({ email: 'Ann@Example.com', name: 'Ann', custom: { plan: 'pro' } });
@@ -46,7 +51,11 @@ describe('SPEC §3 two-way rules', () => {
     const user = addUser(world, { email: 'cy@example.com', name: 'Cy', custom: { company: 'Initech' } });
     const p = sync(world);
     expect(p.actions.map((a) => a.type)).toEqual(['export']);
-    expect(rowByEmail(world, 'cy@example.com')).toMatchObject({ full_name: 'Cy', app_user_id: user.id, company: 'Initech' });
+    expect(rowByEmail(world, 'cy@example.com')).toMatchObject({
+      full_name: 'Cy',
+      app_user_id: user.id,
+      company: 'Initech',
+    });
     expect(world.links.size).toBe(1);
   });
 
@@ -92,7 +101,10 @@ describe('SPEC §3 two-way rules', () => {
     world.rows.get(key)!.full_name = 'Ann Source';
     world.rows.get(key)!.plan = 'pro';
     sync(world);
-    expect(world.users.get(userId)).toMatchObject({ name: 'Ann Source', custom: { plan: 'pro', company: 'Acme' } });
+    expect(world.users.get(userId)).toMatchObject({
+      name: 'Ann Source',
+      custom: { plan: 'pro', company: 'Acme' },
+    });
     patchUser(world, userId, { name: 'Ann App', custom: { company: 'Globex' } });
     sync(world);
     expect(world.rows.get(key)).toMatchObject({ full_name: 'Ann App', company: 'Globex' });
@@ -115,7 +127,9 @@ describe('SPEC §3 two-way rules', () => {
       const expected = policy === 'source' ? 'From Source' : 'From App';
       expect(world.users.get(userId)!.name).toBe(expected);
       expect(world.rows.get(key)!.full_name).toBe(expected);
-      expect(p.conflicts).toEqual([{ key, userId, field: 'name', app: 'From App', source: 'From Source', winner: policy }]);
+      expect(p.conflicts).toEqual([
+        { key, userId, field: 'name', app: 'From App', source: 'From Source', winner: policy },
+      ]);
       expect(kinds(p)).toEqual(['conflict']);
     }
   });
@@ -228,7 +242,9 @@ describe('SPEC §3 two-way rules', () => {
 
   it('a run that would change more than maxChange of the users is blocked with mass_change', () => {
     const world = emptyWorld();
-    const keys = Array.from({ length: 20 }, (_, i) => addRow(world, { email: `m${i}@example.com`, full_name: 'x' }));
+    const keys = Array.from({ length: 20 }, (_, i) =>
+      addRow(world, { email: `m${i}@example.com`, full_name: 'x' }),
+    );
     sync(world);
     for (const key of keys.slice(0, 12)) world.rows.get(key)!.full_name = 'bulk edit';
     const p = sync(world);
@@ -250,18 +266,30 @@ describe('SPEC §3 two-way rules', () => {
 
   it('an existing user matched by email for the first time is linked, app values win for app-owned fields', () => {
     const world = emptyWorld();
-    const user = addUser(world, { email: 'ex@example.com', name: null, createdAt: '2020-01-01T00:00:00.000Z' });
+    const user = addUser(world, {
+      email: 'ex@example.com',
+      name: null,
+      createdAt: '2020-01-01T00:00:00.000Z',
+    });
     const key = addRow(world, { email: 'EX@example.com', full_name: 'Ex', signup_date: '2023-01-01' });
     sync(world);
     expect(world.users.get(user.id)!.name).toBe('Ex'); // empty side takes the other's value
-    expect(world.rows.get(key)).toMatchObject({ app_user_id: user.id, signup_date: '2020-01-01T00:00:00.000Z' });
+    expect(world.rows.get(key)).toMatchObject({
+      app_user_id: user.id,
+      signup_date: '2020-01-01T00:00:00.000Z',
+    });
     expect(world.users.size).toBe(1);
   });
 
   it('a row re-created by hand (or by a run that stopped) is linked again, not duplicated', () => {
     const { world, key, userId } = linkedWorld();
     world.rows.delete(key);
-    const again = addRow(world, { email: 'ann@example.com', full_name: 'Ann', plan: 'free', company: 'Acme' });
+    const again = addRow(world, {
+      email: 'ann@example.com',
+      full_name: 'Ann',
+      plan: 'free',
+      company: 'Acme',
+    });
     const p = sync(world);
     expect(p.actions.map((a) => a.type)).toEqual(['update']);
     expect(world.links.get(again)!.userId).toBe(userId);

@@ -80,7 +80,11 @@ export function addUser(world: World, fields: Partial<DirectoryUser> & { email: 
 
 export function plan(world: World, overrides: Partial<PlanContext> = {}): SyncPlan {
   const rows: SourceRow[] = [...world.rows].map(([key, values]) => ({ key, values }));
-  return planSync(context(world, overrides), { rows, users: [...world.users.values()], links: [...world.links.values()] });
+  return planSync(context(world, overrides), {
+    rows,
+    users: [...world.users.values()],
+    links: [...world.links.values()],
+  });
 }
 
 /** Plans and applies one sync; returns the plan. */
@@ -94,7 +98,13 @@ export function apply(world: World, p: SyncPlan): void {
   for (const action of p.actions) {
     switch (action.type) {
       case 'import':
-        world.users.set(action.user.id, { ...action.user, magicLink: null, externalId: null, deletedAt: null, version: 1 });
+        world.users.set(action.user.id, {
+          ...action.user,
+          magicLink: null,
+          externalId: null,
+          deletedAt: null,
+          version: 1,
+        });
         world.links.set(action.key, action.link);
         if (action.writeBack) Object.assign(world.rows.get(action.key)!, action.writeBack.set);
         break;
@@ -139,7 +149,9 @@ export function deleteUser(world: World, id: string): void {
 }
 
 export function userByEmail(world: World, email: string): DirectoryUser | undefined {
-  return [...world.users.values()].find((u) => u.deletedAt === null && u.email.toLowerCase() === email.toLowerCase());
+  return [...world.users.values()].find(
+    (u) => u.deletedAt === null && u.email.toLowerCase() === email.toLowerCase(),
+  );
 }
 
 export function rowByEmail(world: World, email: string): Row | undefined {

@@ -1,5 +1,6 @@
 import { UsersyncError } from '../../core/errors.js';
 import type {
+  LookupOptions,
   ConnectorCapabilities,
   ConnectorSettings,
   InsertResult,
@@ -57,13 +58,21 @@ class CsvConnector implements SourceConnector {
     }
   }
 
-  async lookup(column: string, values: readonly unknown[], columns: readonly string[]): Promise<SourceRow[]> {
+  async lookup(
+    column: string,
+    values: readonly unknown[],
+    columns: readonly string[],
+    options: LookupOptions = {},
+  ): Promise<SourceRow[]> {
     const table = await readCsvFile(this.file);
     const at = this.columnIndexes(table, [column])[0] ?? -1;
     const read = this.rowReader(table, columns);
+    const fold = options.caseInsensitive
+      ? (cell: string) => cell.trim().toLowerCase()
+      : (cell: string) => cell;
     // An empty cell is CSV's NULL, and NULL matches nothing.
-    const wanted = new Set(values.map(toCell).filter((value) => value !== ''));
-    return table.rows.filter((row) => wanted.has(row[at] ?? '')).map(read);
+    const wanted = new Set(values.map((v) => fold(toCell(v))).filter((value) => value !== ''));
+    return table.rows.filter((row) => wanted.has(fold(row[at] ?? ''))).map(read);
   }
 
   async insert(rows: readonly RowInsert[]): Promise<InsertResult[]> {

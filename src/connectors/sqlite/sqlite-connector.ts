@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { RawBuilder } from 'kysely';
 import { UsersyncError } from '../../core/errors.js';
 import type {
+  LookupOptions,
   ConnectorCapabilities,
   ConnectorSettings,
   InsertResult,
@@ -26,7 +27,14 @@ import {
   type SqliteColumn,
   type SqliteTableInfo,
 } from './sqlite-schema.js';
-import { columnAtLeast, columnIn, keyAfter, selectRows, type SelectedRow } from './sqlite-statements.js';
+import {
+  columnAtLeast,
+  columnIn,
+  columnInFolded,
+  keyAfter,
+  selectRows,
+  type SelectedRow,
+} from './sqlite-statements.js';
 import { toSqliteValue } from './sqlite-value.js';
 import { deleteRows, insertRows, updateRows, type SqliteWriteTarget } from './sqlite-writes.js';
 
@@ -119,10 +127,19 @@ class SqliteConnector implements SourceConnector {
     }
   }
 
-  async lookup(column: string, values: readonly unknown[], columns: readonly string[]): Promise<SourceRow[]> {
+  async lookup(
+    column: string,
+    values: readonly unknown[],
+    columns: readonly string[],
+    options: LookupOptions = {},
+  ): Promise<SourceRow[]> {
     this.checkColumns([column, ...columns]);
     // NULL never equals anything in SQL, so it cannot be looked up.
-    const wanted = [...new Set(values.filter((v) => v !== null && v !== undefined).map(toSqliteValue))];
+    const present = values.filter((v) => v !== null && v !== undefined);
+    const folded = options.caseInsensitive === true;
+    const wanted = [
+      ...new Set(folded ? present.map((v) => String(v).trim().toLowerCase()) : present.map(toSqliteValue)),
+    ];
     const found: SourceRow[] = [];
     for (let start = 0; start < wanted.length; start += LOOKUP_CHUNK) {
       const chunk = wanted.slice(start, start + LOOKUP_CHUNK);
@@ -130,7 +147,7 @@ class SqliteConnector implements SourceConnector {
         ref: this.info.ref,
         key: this.key.name,
         columns,
-        conditions: [columnIn(column, chunk)],
+        conditions: [folded ? columnInFolded(column, chunk as string[]) : columnIn(column, chunk)],
       });
       found.push(...(await this.read(query)).map((row) => toSourceRow(row, columns)));
     }

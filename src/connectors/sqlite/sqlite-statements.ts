@@ -47,6 +47,11 @@ export function columnIn(name: string, values: readonly SqliteValue[]): RawBuild
   return sql`${column(name)} in (${sql.join(values)})`;
 }
 
+/** `lower(trim(col)) in (…)`: SQLite's lower() folds ASCII only, like its NOCASE collation. */
+export function columnInFolded(name: string, values: readonly string[]): RawBuilder<unknown> {
+  return sql`lower(trim(${column(name)})) in (${sql.join(values)})`;
+}
+
 export function columnAtLeast(name: string, value: SqliteValue): RawBuilder<unknown> {
   return sql`${column(name)} >= ${value}`;
 }

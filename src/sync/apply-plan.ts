@@ -1,0 +1,195 @@
+/**
+ * Applies a sync plan: source writes through the connector, directory writes through
+ * the store, in batches. The order keeps every crash point recoverable (SPEC §3
+ * crash-safety): a link is recorded only for what really happened in the source, and a
+ * baseline never claims a source write that has not landed.
+ */
+import type { SourceConnector, WriteResult } from '../connectors/connector.js';
+import type { IssueReport } from '../core/issue.js';
+import type { PlanAction, SyncPlan } from '../core/plan.js';
+import type { DirectoryOp, DirectoryStore, RunCounts } from '../directory/store.js';
+import { emptyCounts } from './counts.js';
+
+export interface ApplyProgress {
+  readonly done: number;
+  readonly total: number;
+}
+
+export interface ApplyOutcome {
+  readonly counts: RunCounts;
+  /** write_failed issues. */
+  readonly issues: IssueReport[];
+  /** Keys of the rows this run created. */
+  readonly createdKeys: string[];
+}
+
+const DIRECTORY_BATCH = 1000;
+
+type Of<T extends PlanAction['type']> = Extract<PlanAction, { type: T }>;
+
+export async function applyPlan(
+  plan: SyncPlan,
+  store: DirectoryStore,
+  source: SourceConnector,
+  onProgress?: (progress: ApplyProgress) => void,
+): Promise<ApplyOutcome> {
+  const run = new Applier(plan, store, source, onProgress);
+  const of = <T extends PlanAction['type']>(type: T) =>
+    plan.actions.filter((a): a is Of<T> => a.type === type);
+  // Deletes first: a source with a unique email column may need the room for a new row.
+  await run.batches(of('deleteRow'), source.capabilities.writeBatchSize, (b) => run.deleteRows(b));
+  await run.batches(of('unlink'), DIRECTORY_BATCH, (b) => run.unlink(b));
+  await run.batches(of('import'), Math.min(DIRECTORY_BATCH, source.capabilities.writeBatchSize), (b) =>
+    run.imports(b),
+  );
+  await run.batches(of('update'), Math.min(DIRECTORY_BATCH, source.capabilities.writeBatchSize), (b) =>
+    run.updates(b),
+  );
+  const creates = [...of('export'), ...of('recreate')];
+  await run.batches(creates, source.capabilities.writeBatchSize, (b) => run.creates(b));
+  return { counts: run.counts, issues: run.issues, createdKeys: run.createdKeys };
+}
+
+class Applier {
+  readonly counts = emptyCounts();
+  readonly issues: IssueReport[] = [];
+  readonly createdKeys: string[] = [];
+  private done = 0;
+
+  constructor(
+    private readonly plan: SyncPlan,
+    private readonly store: DirectoryStore,
+    private readonly source: SourceConnector,
+    private readonly onProgress?: (progress: ApplyProgress) => void,
+  ) {
+    this.counts.unchanged = plan.unchanged;
+    this.counts.skipped = plan.skipped;
+    this.counts.conflicts = plan.conflicts.length;
+  }
+
+  async batches<T>(items: readonly T[], size: number, apply: (batch: T[]) => Promise<void>): Promise<void> {
+    for (let i = 0; i < items.length; i += size) {
+      const batch = items.slice(i, i + size);
+      await apply(batch);
+      this.done += batch.length;
+      this.onProgress?.({ done: this.done, total: this.plan.actions.length });
+    }
+  }
+
+  /** SPEC §3: a user deleted in the app loses its row; then the link goes. */
+  async deleteRows(batch: Of<'deleteRow'>[]): Promise<void> {
+    const results = await this.source.delete(batch.map((a) => a.key));
+    const done = batch.filter((a, i) => this.wrote(results[i]!, a.key, a.userId, 'delete'));
+    await this.store.applyBatch(
+      this.plan.connection,
+      done.map((a) => ({ type: 'deleteLink', key: a.key })),
+    );
+    this.counts.source.deleted += done.length;
+  }
+
+  async unlink(batch: Of<'unlink'>[]): Promise<void> {
+    await this.store.applyBatch(
+      this.plan.connection,
+      batch.map((a) => ({ type: 'deleteLink', key: a.key })),
+    );
+  }
+
+  /** Users and links first (their baseline already holds the written-back values; see below), then the write-back. */
+  async imports(batch: Of<'import'>[]): Promise<void> {
+    const results = await this.store.applyBatch(
+      this.plan.connection,
+      batch.map((a): DirectoryOp => ({ type: 'createUser', user: a.user, link: a.link })),
+    );
+    const created = batch.filter((_, i) => results[i] === 'ok');
+    // An email taken meanwhile (an app change racing this run) is left for the next run.
+    this.counts.stale += batch.length - created.length;
+    this.counts.app.created += created.length;
+    // App-owned fields are compared app-to-source, never to the baseline, so a write-back
+    // that does not land is simply made again next run.
+    const writes = created.flatMap((a) => (a.writeBack ? [a] : []));
+    if (writes.length === 0) return;
+    const written = await this.source.update(writes.map((a) => a.writeBack!));
+    this.counts.source.updated += writes.filter((a, i) =>
+      this.wrote(written[i]!, a.key, a.user.id, 'update'),
+    ).length;
+  }
+
+  /**
+   * The directory side first, conditional on the user's version; its link keeps the old
+   * baseline for the fields about to be written. Then the conditional source write, and
+   * only when it lands, the final baseline.
+   */
+  async updates(batch: Of<'update'>[]): Promise<void> {
+    const first = await this.store.applyBatch(
+      this.plan.connection,
+      batch.map((a): DirectoryOp => {
+        const link = a.linkBeforeWrite ?? a.link;
+        return a.appPatch
+          ? {
+              type: 'updateUser',
+              userId: a.userId,
+              expectedVersion: a.userVersion,
+              patch: a.appPatch,
+              link,
+              replaceKey: a.replaceKey,
+            }
+          : { type: 'putLink', link, replaceKey: a.replaceKey };
+      }),
+    );
+    const applied = batch.filter((_, i) => first[i] === 'ok');
+    this.counts.stale += batch.length - applied.length;
+    this.counts.app.updated += applied.filter((a) => a.appPatch).length;
+    const writes = applied.filter((a) => a.sourceWrite);
+    if (writes.length === 0) return;
+    const results = await this.source.update(writes.map((a) => a.sourceWrite!));
+    const landed = writes.filter((a, i) => this.wrote(results[i]!, a.key, a.userId, 'update'));
+    this.counts.source.updated += landed.length;
+    await this.store.applyBatch(
+      this.plan.connection,
+      landed.map((a): DirectoryOp => ({ type: 'putLink', link: a.link })),
+    );
+  }
+
+  /** New rows (app-only users, rows deleted in the source), then their links. */
+  async creates(batch: Array<Of<'export'> | Of<'recreate'>>): Promise<void> {
+    const results = await this.source.insert(batch.map((a) => ({ values: a.values, fallbackKey: a.userId })));
+    const ops: DirectoryOp[] = [];
+    batch.forEach((a, i) => {
+      const result = results[i]!;
+      if (result.status !== 'ok') {
+        this.issues.push(writeFailed(this.plan.connection, null, a.userId, 'insert', result.error));
+        return;
+      }
+      const replaceKey = a.type === 'recreate' ? a.oldKey : undefined;
+      ops.push({ type: 'putLink', link: { ...a.link, key: result.key }, replaceKey });
+      this.createdKeys.push(result.key);
+    });
+    await this.store.applyBatch(this.plan.connection, ops);
+    this.counts.source.created += ops.length;
+  }
+
+  private wrote(result: WriteResult, key: string, userId: string, what: 'update' | 'delete'): boolean {
+    if (result.status === 'ok') return true;
+    if (result.status === 'stale') this.counts.stale += 1;
+    else this.issues.push(writeFailed(this.plan.connection, key, userId, what, result.error));
+    return false;
+  }
+}
+
+function writeFailed(
+  connection: string,
+  key: string | null,
+  userId: string,
+  what: string,
+  error: string,
+): IssueReport {
+  const row = key === null ? `A new row for user ${userId}` : `Row "${key}"`;
+  return {
+    kind: 'write_failed',
+    fingerprint: `write_failed:${key ?? userId}`,
+    message: `${row} of ${connection} could not be written (${what}): the source said: ${error}`,
+    fix: `Fix what the source objects to (a constraint, a permission, a column type), then validate the fix.`,
+    rows: key === null ? [] : [key],
+    users: [userId],
+  };
+}

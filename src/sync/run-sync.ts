@@ -1,0 +1,181 @@
+/**
+ * One run of one connection (SPEC §1 "sync run"): lock, read, plan, apply, record.
+ */
+import type { ConnectionConfig, LoadedConfig } from '../config.js';
+import { isUsersyncError } from '../core/errors.js';
+import type { IssueReport } from '../core/issue.js';
+import type { SyncPlan } from '../core/plan.js';
+import type { DirectoryStore, RunCounts, Trigger } from '../directory/store.js';
+import { applyPlan } from './apply-plan.js';
+import { emptyCounts } from './counts.js';
+import { readAndPlan, type ReadPlanOptions } from './read-plan.js';
+import { settleCreatedRows, withSettled } from './settle-created.js';
+import { acquireRunLock, keepRunLock, newLockOwner } from './run-lock.js';
+import type { SyncResult } from './sync-result.js';
+
+export interface SyncServices {
+  readonly store: DirectoryStore;
+  readonly config: LoadedConfig;
+}
+
+export interface SyncOptions extends ReadPlanOptions {
+  readonly trigger: Trigger;
+  readonly dryRun?: boolean | undefined;
+  /** How long to wait for a run of the same connection in another process (default 30 s). */
+  readonly lockWaitMs?: number | undefined;
+}
+
+export async function runConnectionSync(
+  services: SyncServices,
+  connection: ConnectionConfig,
+  options: SyncOptions,
+): Promise<SyncResult> {
+  const started = performance.now();
+  const { store, config } = services;
+  const result = (fields: Partial<SyncResult> & Pick<SyncResult, 'status'>): SyncResult => ({
+    connection: connection.name,
+    trigger: options.trigger,
+    dryRun: options.dryRun ?? false,
+    runId: null,
+    counts: emptyCounts(),
+    issues: [],
+    opened: 0,
+    resolved: 0,
+    error: null,
+    plan: null,
+    durationMs: Math.round(performance.now() - started),
+    ...fields,
+  });
+
+  if (options.dryRun) return dryRun(services, connection, options, result);
+
+  const owner = newLockOwner();
+  if (!(await acquireRunLock(store, connection.name, owner, options.lockWaitMs ?? 30_000))) {
+    return result({ status: 'skipped', error: `another run of ${connection.name} is in progress` });
+  }
+  const stopKeeping = keepRunLock(store, connection.name, owner);
+  try {
+    await store.failInterruptedRuns(connection.name, 'the process running it stopped before it finished');
+    const run = await store.startRun(connection.name, options.trigger);
+    let counts: RunCounts = emptyCounts();
+    try {
+      const { plan, source, ctx, columns } = await readAndPlan(store, config, connection, options);
+      try {
+        counts = {
+          ...counts,
+          unchanged: plan.unchanged,
+          skipped: plan.skipped,
+          conflicts: plan.conflicts.length,
+        };
+        if (plan.blocked) {
+          const recorded = await store.recordIssues(connection.name, run.id, plan.issues, {
+            resolveUnseen: true,
+          });
+          await store.finishRun(run.id, 'blocked', counts, plan.blocked.message);
+          return result({
+            status: 'blocked',
+            runId: run.id,
+            counts,
+            issues: plan.issues,
+            plan,
+            ...tally(recorded),
+            error: plan.blocked.message,
+          });
+        }
+        const applied = await applyPlan(plan, store, source, (p) =>
+          options.onProgress?.({ connection: connection.name, phase: 'apply', ...p }),
+        );
+        const outcome = withSettled(
+          applied,
+          await settleCreatedRows(store, source, ctx, columns, applied.createdKeys),
+        );
+        counts = outcome.counts;
+        const issues = [...plan.issues, ...outcome.issues];
+        const recorded = await store.recordIssues(connection.name, run.id, issues, { resolveUnseen: true });
+        await store.finishRun(run.id, 'succeeded', counts);
+        return result({ status: 'succeeded', runId: run.id, counts, issues, plan, ...tally(recorded) });
+      } finally {
+        await source.close();
+      }
+    } catch (error) {
+      // SPEC §3: nothing is inferred from a partial read; the run fails with connection_failed.
+      const issue = connectionFailed(connection.name, error);
+      const recorded = await store.recordIssues(connection.name, run.id, [issue], { resolveUnseen: false });
+      await store.finishRun(run.id, 'failed', counts, issue.message);
+      return result({
+        status: 'failed',
+        runId: run.id,
+        counts,
+        issues: [issue],
+        error: issue.message,
+        ...tally(recorded),
+      });
+    }
+  } finally {
+    stopKeeping();
+    await store.releaseRunLock(connection.name, owner);
+  }
+}
+
+async function dryRun(
+  services: SyncServices,
+  connection: ConnectionConfig,
+  options: SyncOptions,
+  result: (fields: Partial<SyncResult> & Pick<SyncResult, 'status'>) => SyncResult,
+): Promise<SyncResult> {
+  try {
+    const { plan, source } = await readAndPlan(services.store, services.config, connection, options);
+    await source.close();
+    return result({
+      status: plan.blocked ? 'blocked' : 'succeeded',
+      counts: predictedCounts(plan),
+      issues: plan.issues,
+      plan,
+    });
+  } catch (error) {
+    const issue = connectionFailed(connection.name, error);
+    return result({ status: 'failed', issues: [issue], error: issue.message });
+  }
+}
+
+/** What applying the plan would count, if every write landed. */
+export function predictedCounts(plan: SyncPlan): RunCounts {
+  const counts = emptyCounts();
+  counts.unchanged = plan.unchanged;
+  counts.skipped = plan.skipped;
+  counts.conflicts = plan.conflicts.length;
+  for (const action of plan.actions) {
+    if (action.type === 'import') {
+      counts.app.created += 1;
+      if (action.writeBack) counts.source.updated += 1;
+    } else if (action.type === 'export' || action.type === 'recreate') counts.source.created += 1;
+    else if (action.type === 'deleteRow') counts.source.deleted += 1;
+    else if (action.type === 'update') {
+      if (action.appPatch) counts.app.updated += 1;
+      if (action.sourceWrite) counts.source.updated += 1;
+    }
+  }
+  return counts;
+}
+
+export function connectionFailed(connection: string, error: unknown): IssueReport {
+  const reason = error instanceof Error ? error.message : String(error);
+  const fix = isUsersyncError(error, 'source.invalid')
+    ? 'Correct the table or column names in the config (or the source), then validate the fix.'
+    : 'Check that the source is reachable and its credentials and permissions are right, then validate the fix.';
+  return {
+    kind: 'connection_failed',
+    fingerprint: 'connection_failed',
+    message: `${connection} could not be read completely, so nothing was changed: ${reason}`,
+    fix,
+    rows: [],
+    users: [],
+  };
+}
+
+function tally(recorded: { opened: readonly unknown[]; resolved: readonly unknown[] }): {
+  opened: number;
+  resolved: number;
+} {
+  return { opened: recorded.opened.length, resolved: recorded.resolved.length };
+}

@@ -1,0 +1,158 @@
+/**
+ * The single-user fast path (SPEC §5 `app_change`, later `login`): sync one user with one
+ * connection by looking its rows up, not by scanning. The planner is the same; it is given
+ * the user, the rows found for its email and its link keys, and the links of those rows.
+ * Absence is judged only among them, so nothing is inferred about anyone else.
+ */
+import type { ConnectionConfig } from '../config.js';
+import type { SourceConnector, SourceRow } from '../connectors/connector.js';
+import { mappedColumns } from '../core/fields.js';
+import type { LinkState } from '../core/link.js';
+import { planSync } from '../core/plan-sync.js';
+import type { DirectoryUser } from '../core/user.js';
+import type { DirectoryStore } from '../directory/store.js';
+import { applyPlan } from './apply-plan.js';
+import { settleCreatedRows, withSettled } from './settle-created.js';
+import { emptyCounts } from './counts.js';
+import { effectiveMode, mappingOf, planContext } from './plan-context.js';
+import { checkColumns, openSource } from './read-plan.js';
+import { acquireRunLock, newLockOwner } from './run-lock.js';
+import { connectionFailed, type SyncServices } from './run-sync.js';
+import type { SyncResult } from './sync-result.js';
+import type { Trigger } from '../directory/store.js';
+
+/** Pushes one user's change to every connection; a failing source never fails the change itself. */
+export async function syncUserEverywhere(
+  services: SyncServices,
+  userId: string,
+  trigger: Trigger,
+): Promise<SyncResult[]> {
+  const results: SyncResult[] = [];
+  for (const connection of services.config.connections) {
+    results.push(await syncUser(services, connection, userId, trigger));
+  }
+  return results;
+}
+
+export async function syncUser(
+  services: SyncServices,
+  connection: ConnectionConfig,
+  userId: string,
+  trigger: Trigger,
+): Promise<SyncResult> {
+  const started = performance.now();
+  const { store, config } = services;
+  const base = { connection: connection.name, trigger, dryRun: false, plan: null, opened: 0, resolved: 0 };
+  const owner = newLockOwner();
+  if (!(await acquireRunLock(store, connection.name, owner, 10_000))) {
+    const error = `another run of ${connection.name} is in progress; the change will be pushed by the next run`;
+    return {
+      ...base,
+      status: 'skipped',
+      runId: null,
+      counts: emptyCounts(),
+      issues: [],
+      error,
+      durationMs: 0,
+    };
+  }
+  try {
+    const run = await store.startRun(connection.name, trigger);
+    try {
+      const mode = effectiveMode(connection, await store.getConnectionState(connection.name));
+      const source = await openSource(config, connection, mode);
+      try {
+        const description = await source.describe();
+        checkColumns(config, connection, description, source.keyColumn);
+        // A filter may name any column, so read them all then; otherwise just the mapped ones.
+        const columns = connection.filter
+          ? description.columns.map((c) => c.name)
+          : mappedColumns(mappingOf(connection, source.keyColumn));
+        const scope = await readScope(store, source, connection, userId, columns);
+        const ctx = planContext(connection, {
+          mode,
+          keyColumn: source.keyColumn,
+          totalUsers: await store.countUsers(),
+          approveMassChange: false,
+        });
+        const plan = planSync(ctx, scope);
+        const applied = await applyPlan(plan, store, source);
+        const outcome = withSettled(
+          applied,
+          await settleCreatedRows(store, source, ctx, columns, applied.createdKeys),
+        );
+        const issues = [...plan.issues, ...outcome.issues];
+        // A partial view: record what was seen, resolve nothing (only a full run can tell).
+        const recorded = await store.recordIssues(connection.name, run.id, issues, { resolveUnseen: false });
+        await store.finishRun(run.id, 'succeeded', outcome.counts);
+        const durationMs = Math.round(performance.now() - started);
+        return {
+          ...base,
+          status: 'succeeded',
+          runId: run.id,
+          counts: outcome.counts,
+          issues,
+          error: null,
+          durationMs,
+          opened: recorded.opened.length,
+        };
+      } finally {
+        await source.close();
+      }
+    } catch (error) {
+      const issue = connectionFailed(connection.name, error);
+      await store.recordIssues(connection.name, run.id, [issue], { resolveUnseen: false });
+      await store.finishRun(run.id, 'failed', emptyCounts(), issue.message);
+      const durationMs = Math.round(performance.now() - started);
+      return {
+        ...base,
+        status: 'failed',
+        runId: run.id,
+        counts: emptyCounts(),
+        issues: [issue],
+        error: issue.message,
+        durationMs,
+      };
+    }
+  } finally {
+    await store.releaseRunLock(connection.name, owner);
+  }
+}
+
+async function readScope(
+  store: DirectoryStore,
+  source: SourceConnector,
+  connection: ConnectionConfig,
+  userId: string,
+  columns: readonly string[],
+): Promise<{ rows: SourceRow[]; users: DirectoryUser[]; links: LinkState[] }> {
+  const user = await store.getUser(userId);
+  if (!user) return { rows: [], users: [], links: [] };
+  const own = await store.linksOfUser(connection.name, userId);
+  const byEmail = await source.lookup(connection.emailColumn, [user.email], columns, {
+    caseInsensitive: true,
+  });
+  const byKey =
+    own.length > 0
+      ? await source.lookup(
+          source.keyColumn,
+          own.map((l) => l.key),
+          columns,
+        )
+      : [];
+  const rows = [...new Map([...byEmail, ...byKey].map((r) => [r.key, r])).values()];
+  // Rows found by email may be linked to other users; the planner must know those links and users.
+  const links = new Map(own.map((l) => [l.key, l]));
+  for (const link of await store.findLinks(
+    connection.name,
+    rows.map((r) => r.key),
+  ))
+    links.set(link.key, link);
+  const users = new Map([[user.id, user]]);
+  for (const link of links.values()) {
+    if (users.has(link.userId)) continue;
+    const other = await store.getUser(link.userId);
+    if (other) users.set(other.id, other);
+  }
+  return { rows, users: [...users.values()], links: [...links.values()] };
+}
