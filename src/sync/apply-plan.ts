@@ -7,8 +7,9 @@
 import type { SourceConnector, WriteResult } from '../connectors/connector.js';
 import type { IssueReport } from '../core/issue.js';
 import type { PlanAction, SyncPlan } from '../core/plan.js';
-import type { DirectoryOp, DirectoryStore, RunCounts } from '../directory/store.js';
+import type { DirectoryOp, DirectoryOpResult, DirectoryStore, RunCounts } from '../directory/store.js';
 import { emptyCounts } from './counts.js';
+import { failpoint } from './failpoint.js';
 
 export interface ApplyProgress {
   readonly done: number;
@@ -78,9 +79,9 @@ class Applier {
 
   /** SPEC §3: a user deleted in the app loses its row; then the link goes. */
   async deleteRows(batch: Of<'deleteRow'>[]): Promise<void> {
-    const results = await this.source.delete(batch.map((a) => a.key));
+    const results = await this.sourceWrite(this.source.delete(batch.map((a) => a.key)));
     const done = batch.filter((a, i) => this.wrote(results[i]!, a.key, a.userId, 'delete'));
-    await this.store.applyBatch(
+    await this.directory(
       this.plan.connection,
       done.map((a) => ({ type: 'deleteLink', key: a.key })),
     );
@@ -88,7 +89,7 @@ class Applier {
   }
 
   async unlink(batch: Of<'unlink'>[]): Promise<void> {
-    await this.store.applyBatch(
+    await this.directory(
       this.plan.connection,
       batch.map((a) => ({ type: 'deleteLink', key: a.key })),
     );
@@ -96,7 +97,7 @@ class Applier {
 
   /** Users and links first (their baseline already holds the written-back values; see below), then the write-back. */
   async imports(batch: Of<'import'>[]): Promise<void> {
-    const results = await this.store.applyBatch(
+    const results = await this.directory(
       this.plan.connection,
       batch.map((a): DirectoryOp => ({ type: 'createUser', user: a.user, link: a.link })),
     );
@@ -108,7 +109,7 @@ class Applier {
     // that does not land is simply made again next run.
     const writes = created.flatMap((a) => (a.writeBack ? [a] : []));
     if (writes.length === 0) return;
-    const written = await this.source.update(writes.map((a) => a.writeBack!));
+    const written = await this.sourceWrite(this.source.update(writes.map((a) => a.writeBack!)));
     this.counts.source.updated += writes.filter((a, i) =>
       this.wrote(written[i]!, a.key, a.user.id, 'update'),
     ).length;
@@ -120,7 +121,7 @@ class Applier {
    * only when it lands, the final baseline.
    */
   async updates(batch: Of<'update'>[]): Promise<void> {
-    const first = await this.store.applyBatch(
+    const first = await this.directory(
       this.plan.connection,
       batch.map((a): DirectoryOp => {
         const link = a.linkBeforeWrite ?? a.link;
@@ -141,10 +142,10 @@ class Applier {
     this.counts.app.updated += applied.filter((a) => a.appPatch).length;
     const writes = applied.filter((a) => a.sourceWrite);
     if (writes.length === 0) return;
-    const results = await this.source.update(writes.map((a) => a.sourceWrite!));
+    const results = await this.sourceWrite(this.source.update(writes.map((a) => a.sourceWrite!)));
     const landed = writes.filter((a, i) => this.wrote(results[i]!, a.key, a.userId, 'update'));
     this.counts.source.updated += landed.length;
-    await this.store.applyBatch(
+    await this.directory(
       this.plan.connection,
       landed.map((a): DirectoryOp => ({ type: 'putLink', link: a.link })),
     );
@@ -152,7 +153,9 @@ class Applier {
 
   /** New rows (app-only users, rows deleted in the source), then their links. */
   async creates(batch: Array<Of<'export'> | Of<'recreate'>>): Promise<void> {
-    const results = await this.source.insert(batch.map((a) => ({ values: a.values, fallbackKey: a.userId })));
+    const results = await this.sourceWrite(
+      this.source.insert(batch.map((a) => ({ values: a.values, fallbackKey: a.userId }))),
+    );
     const ops: DirectoryOp[] = [];
     batch.forEach((a, i) => {
       const result = results[i]!;
@@ -164,8 +167,21 @@ class Applier {
       ops.push({ type: 'putLink', link: { ...a.link, key: result.key }, replaceKey });
       this.createdKeys.push(result.key);
     });
-    await this.store.applyBatch(this.plan.connection, ops);
+    await this.directory(this.plan.connection, ops);
     this.counts.source.created += ops.length;
+  }
+
+  private async directory(connection: string, ops: readonly DirectoryOp[]): Promise<DirectoryOpResult[]> {
+    const results = await this.store.applyBatch(connection, ops);
+    failpoint('directory-write');
+    return results;
+  }
+
+  /** Every source write goes through here, so the crash tests can stop the process after any of them. */
+  private async sourceWrite<T>(write: Promise<T>): Promise<T> {
+    const results = await write;
+    failpoint('source-write');
+    return results;
   }
 
   private wrote(result: WriteResult, key: string, userId: string, what: 'update' | 'delete'): boolean {
