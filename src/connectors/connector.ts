@@ -6,11 +6,9 @@
  * back to the key column's type where that matters.
  */
 
-/** A row as read from the source: its key and the raw values of the columns asked for. */
-export interface SourceRow {
-  readonly key: string;
-  readonly values: Readonly<Record<string, unknown>>;
-}
+import type { SourceRow } from '../core/source-row.js';
+
+export type { SourceRow };
 
 export interface ColumnInfo {
   readonly name: string;

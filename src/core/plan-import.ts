@@ -1,5 +1,5 @@
 /** A new directory user made from a source row (SPEC §3: row in source, no user). */
-import type { SourceRow } from '../connectors/connector.js';
+import type { SourceRow } from './source-row.js';
 import { customKey } from './fields.js';
 import type { InvalidValue } from './merge-fields.js';
 import { parseValue } from './normalize.js';

@@ -3,7 +3,7 @@
  * the connection's links, decide what to create, update and delete on each side, and
  * which issues to report. Pure: no I/O, the same input gives the same plan.
  */
-import type { SourceRow } from '../connectors/connector.js';
+import type { SourceRow } from './source-row.js';
 import { mappedColumns, type MappedField } from './fields.js';
 import type { IssueReport } from './issue.js';
 import type { Baseline, LinkState } from './link.js';

@@ -2,7 +2,7 @@
  * What one sync of one connection will do, as plain data. `planSync` makes it without
  * I/O; the runner applies it; `usersync plan` prints it.
  */
-import type { SourceRow } from '../connectors/connector.js';
+import type { SourceRow } from './source-row.js';
 import type { Mapping } from './fields.js';
 import type { IssueReport } from './issue.js';
 import type { LinkState } from './link.js';
