@@ -13,15 +13,24 @@ import { dirname, extname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { UsersyncError } from './core/errors.js';
-import {
-  CUSTOM_OWNERS,
-  STANDARD_FIELDS,
-  type MappedField,
-  type Owner,
-  type StandardField,
-} from './core/fields.js';
+import { STANDARD_FIELDS, type MappedField, type StandardField } from './core/fields.js';
 import type { ConflictPolicy, SyncMode } from './core/plan.js';
-import { compileRule, type Rule } from './core/rule.js';
+import type { Rule } from './core/rule.js';
+import {
+  formatPath,
+  invalidConfig,
+  isPlainObject,
+  toProblems,
+  type Path,
+  type Problem,
+} from './config/messages.js';
+import {
+  connectionSchema,
+  DEFAULT_DIRECTORY,
+  groupSchema,
+  rootSchema,
+  type ParsedConnection,
+} from './config/schema.js';
 
 export interface ConnectionConfig {
   readonly name: string;
@@ -73,7 +82,6 @@ export interface ParseOptions {
   readonly baseDir?: string;
 }
 
-export const DEFAULT_DIRECTORY = 'sqlite:./usersync.db';
 const DEFAULT_FILES = ['usersync.yaml', 'usersync.yml', 'usersync.json'] as const;
 
 // ---------------------------------------------------------------------------------------
@@ -127,12 +135,6 @@ function notFound(options: LoadOptions): UsersyncError {
 
 // ---------------------------------------------------------------------------------------
 // Parsing, substitution, validation
-
-type Path = readonly PropertyKey[];
-interface Problem {
-  readonly path: Path;
-  readonly message: string;
-}
 
 export function parseConfig(text: string, options: ParseOptions = {}): LoadedConfig {
   const file = options.file === undefined ? '(inline config)' : resolve(options.file);
@@ -299,225 +301,4 @@ function toConnection(parsed: ParsedConnection, index: number): ConnectionConfig
   };
 }
 
-// ---------------------------------------------------------------------------------------
-// Schemas. Every message says what is expected; `toProblems` adds the key path.
-
-type RawIssue = z.core.$ZodRawIssue;
-
-function expected(what: string): (issue: RawIssue) => string {
-  return (issue) =>
-    issue.input === undefined
-      ? `is missing: add it (${what}).`
-      : `must be ${what}, not ${describe(issue.input)}.`;
-}
-
-function text(what: string, pattern = /\S/): z.ZodString {
-  return z.string({ error: expected(what) }).regex(pattern, { error: expected(what) });
-}
-
-/**
- * An object whose unknown keys are errors. For `unrecognized_keys`, the message holds one
- * line per unknown key, in `keys` order; `toProblems` pairs them up to give each its path.
- */
-function strict<S extends z.core.$ZodLooseShape>(shape: S, what: string) {
-  const known = Object.keys(shape);
-  return z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys'
-        ? issue.keys.map((key) => unknownKey(key, known)).join('\n')
-        : expected(what)(issue),
-  });
-}
-
-function unknownKey(key: string, known: readonly string[]): string {
-  const guess = closest(key, known);
-  return `unknown key${guess ? ` (did you mean "${guess}"?)` : ''}; valid keys here: ${known.join(', ')}.`;
-}
-
-const column = text('a column name');
-
-function fieldRef(field: string, owners: readonly Owner[]) {
-  const owner = z.enum(owners as [Owner, ...Owner[]], {
-    error: (issue) =>
-      `owner ${describe(issue.input)} is not allowed for ${field}: use ${owners.join(' or ')}, or leave owner out for the default (${owners[0]}).`,
-  });
-  // `name: full_name` is short for `name: { column: full_name }`.
-  const short = (value: unknown) => (typeof value === 'string' ? { column: value } : value);
-  return z.preprocess(
-    short,
-    strict({ column, owner: owner.optional() }, 'a column name, or { column, owner }'),
-  );
-}
-
-const standardRef = (field: StandardField) => fieldRef(field, STANDARD_FIELDS[field].owners).optional();
-
-const fieldsSchema = strict(
-  {
-    email: text('the column holding the email, e.g. email: email'),
-    ...({
-      name: standardRef('name'),
-      avatar: standardRef('avatar'),
-      createdAt: standardRef('createdAt'),
-      lastSeenAt: standardRef('lastSeenAt'),
-      magicLink: standardRef('magicLink'),
-      userId: standardRef('userId'),
-      externalId: standardRef('externalId'),
-    } satisfies Record<StandardField, unknown>),
-  },
-  'a mapping of directory field: source column, with at least email',
-);
-
-const customSchema = z.record(
-  text('a custom field name', /^[A-Za-z0-9_]+$/),
-  fieldRef('a custom field', CUSTOM_OWNERS),
-  {
-    error: (issue) =>
-      issue.code === 'invalid_key'
-        ? 'is not a valid custom field name: use letters, digits and _ only (it is written custom.<name> in rules).'
-        : expected('a mapping of custom field: source column')(issue),
-  },
-);
-
-const ruleSchema = z
-  .string({ error: expected('a rule in quotes, e.g. \'status eq "approved"\'') })
-  .transform((rule, ctx) => {
-    try {
-      return compileRule(rule);
-    } catch (error) {
-      ctx.addIssue({
-        code: 'custom',
-        message: error instanceof Error ? error.message : String(error),
-        input: rule,
-      });
-      return z.NEVER;
-    }
-  });
-
-const cronSchema = z
-  .string({ error: expected('a cron schedule, e.g. "*/15 * * * *"') })
-  .refine((schedule) => [5, 6].includes(schedule.trim().split(/\s+/).length), {
-    error: (issue) =>
-      `${describe(issue.input)} is not a cron schedule: write 5 fields (minute hour day-of-month month day-of-week) or 6 (seconds first), e.g. "*/15 * * * *".`,
-  });
-
-const flag = (what: string) => z.boolean({ error: expected(`true or false (${what})`) });
-const choice = <T extends string>(values: [T, ...T[]]) =>
-  z.enum(values, { error: expected(`one of ${values.join(', ')}`) });
-const share = 'a share of all users between 0 (excluded) and 1, e.g. 0.5 for 50 %';
-
-const connectionSchema = strict(
-  {
-    name: text('a name of letters, digits, - and _, e.g. crm', /^[A-Za-z0-9_-]+$/),
-    source: text(
-      'a source such as sqlite:./crm.db, csv:./members.csv or postgres://host/db',
-      /^[A-Za-z][A-Za-z0-9+.-]*:/,
-    ),
-    table: text('a table name, e.g. members or crm.members').optional(),
-    key: column.optional(),
-    mode: choice<SyncMode>(['two-way', 'one-way', 'import']).default('two-way'),
-    conflict: choice<ConflictPolicy>(['source', 'app']).default('source'),
-    fields: fieldsSchema,
-    custom: customSchema.default({}),
-    filter: ruleSchema.optional(),
-    createInSource: flag('create app-made users in this source').default(true),
-    acceptEmailChanges: flag('follow email edits made in the source').default(false),
-    cursor: column.optional(),
-    schedule: cronSchema.optional(),
-    maxChange: z
-      .number({ error: expected(share) })
-      .refine((n) => n > 0 && n <= 1, { error: expected(share) })
-      .default(0.5),
-  },
-  'a connection: a mapping with name, source, fields …',
-);
-type ParsedConnection = z.output<typeof connectionSchema>;
-
-const groupSchema = strict(
-  { name: text('a name of letters, digits, - and _, e.g. pro', /^[A-Za-z0-9_-]+$/), rule: ruleSchema },
-  'a group: a mapping with name and rule',
-);
-
-const rootSchema = strict(
-  {
-    directory: text(
-      'the directory database: sqlite:PATH or postgres://…',
-      /^(sqlite:|postgres(ql)?:\/\/)/i,
-    ).default(DEFAULT_DIRECTORY),
-    // Elements are validated one by one in `validate`.
-    connections: z.array(z.unknown(), { error: expected('a list of connections') }).default([]),
-    groups: z.array(z.unknown(), { error: expected('a list of groups') }).default([]),
-  },
-  'a mapping with directory, connections and groups',
-);
-
-// ---------------------------------------------------------------------------------------
-// Messages
-
-function toProblems(error: z.ZodError, prefix: Path): Problem[] {
-  return error.issues.flatMap((issue): Problem[] => {
-    const path = [...prefix, ...issue.path];
-    if (issue.code !== 'unrecognized_keys') return [{ path, message: issue.message }];
-    const lines = issue.message.split('\n');
-    return issue.keys.map((key, i) => ({ path: [...path, key], message: lines[i] ?? issue.message }));
-  });
-}
-
-function invalidConfig(file: string, problems: readonly Problem[]): UsersyncError {
-  const count = problems.length === 1 ? 'a problem' : `${problems.length} problems`;
-  // In file order (numbers compared as numbers), so each connection's problems stand together.
-  const sorted = [...problems].sort((a, b) =>
-    formatPath(a.path).localeCompare(formatPath(b.path), 'en', { numeric: true }),
-  );
-  const lines = sorted.map((p) => `  - ${formatPath(p.path)}: ${p.message.replaceAll('\n', '\n    ')}`);
-  return new UsersyncError(
-    'config.invalid',
-    [`The config file ${file} has ${count}:`, ...lines, 'Fix the file and run the command again.'].join('\n'),
-  );
-}
-
-/** `connections[0].fields.email`, as a user would point at it in the file. */
-export function formatPath(path: Path): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else if (/^[A-Za-z_$][\w$-]*$/.test(String(part))) out += out === '' ? String(part) : `.${String(part)}`;
-    else out += `[${JSON.stringify(String(part))}]`;
-  }
-  return out || '(top level)';
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'empty';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  const shown = JSON.stringify(value) ?? String(value);
-  return shown.length > 60 ? `${shown.slice(0, 57)}…` : shown;
-}
-
-/** The known key nearest to a typo (at most 2 edits, case ignored), for "did you mean". */
-function closest(word: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of known) {
-    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [candidate, d];
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length] ?? 0;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+export { DEFAULT_DIRECTORY, formatPath };
