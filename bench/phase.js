@@ -10,5 +10,10 @@ const started = performance.now();
 const results = await syncConnections({ store, config }, undefined, { trigger: 'manual' });
 const ms = performance.now() - started;
 await store.close();
-const runs = results.map((r) => ({ status: r.status, app: r.counts.app, source: r.counts.source, unchanged: r.counts.unchanged }));
+const runs = results.map((r) => ({
+  status: r.status,
+  app: r.counts.app,
+  source: r.counts.source,
+  unchanged: r.counts.unchanged,
+}));
 process.stdout.write(JSON.stringify({ ms, maxRssMb: process.resourceUsage().maxRSS / 1024, runs }));

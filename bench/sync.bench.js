@@ -43,24 +43,44 @@ const insert = source.prepare(
 source.transaction(() => {
   for (let i = 0; i < rows; i++) {
     const day = new Date(Date.UTC(2020, 0, 1) + (i % 1500) * 86_400_000).toISOString().slice(0, 10);
-    insert.run(`user${i}@example.com`, `User ${i}`, `https://example.com/a/${i}.png`, day, ['free', 'pro', 'team'][i % 3], `Company ${i % 500}`);
+    insert.run(
+      `user${i}@example.com`,
+      `User ${i}`,
+      `https://example.com/a/${i}.png`,
+      day,
+      ['free', 'pro', 'team'][i % 3],
+      `Company ${i % 500}`,
+    );
   }
 })();
 
 function phase(name) {
-  const out = JSON.parse(execFileSync(process.execPath, ['bench/phase.js', config], { encoding: 'utf8', maxBuffer: 1 << 20 }));
+  const out = JSON.parse(
+    execFileSync(process.execPath, ['bench/phase.js', config], { encoding: 'utf8', maxBuffer: 1 << 20 }),
+  );
   const seconds = out.ms / 1000;
   const run = out.runs[0];
-  return { phase: name, seconds, rowsPerSecond: Math.round(rows / seconds), maxRssMb: Math.round(out.maxRssMb), app: run.app, source: run.source };
+  return {
+    phase: name,
+    seconds,
+    rowsPerSecond: Math.round(rows / seconds),
+    maxRssMb: Math.round(out.maxRssMb),
+    app: run.app,
+    source: run.source,
+  };
 }
 
 const results = [phase('first sync (import + write-back)'), phase('no-op re-sync')];
 const edits = Math.max(1, Math.round(rows / 100));
-source.prepare(`UPDATE members SET full_name = full_name || ' (edited)' WHERE id % ? = 0`).run(Math.round(rows / edits));
+source
+  .prepare(`UPDATE members SET full_name = full_name || ' (edited)' WHERE id % ? = 0`)
+  .run(Math.round(rows / edits));
 source.close();
 results.push(phase(`sync after 1 % edits (${edits} rows)`));
 
-console.log(`usersync bench: ${rows.toLocaleString('en')} rows, SQLite source, SQLite directory, node ${process.version}`);
+console.log(
+  `usersync bench: ${rows.toLocaleString('en')} rows, SQLite source, SQLite directory, node ${process.version}`,
+);
 console.log('phase                                  seconds    rows/s  peak RSS  app +/~     source +/~');
 for (const r of results) {
   console.log(
@@ -69,4 +89,6 @@ for (const r of results) {
   );
 }
 const [first, noop, edited] = results;
-console.log(`ratios: no-op / first = ${(noop.seconds / first.seconds).toFixed(2)}, edits / no-op = ${(edited.seconds / noop.seconds).toFixed(2)}`);
+console.log(
+  `ratios: no-op / first = ${(noop.seconds / first.seconds).toFixed(2)}, edits / no-op = ${(edited.seconds / noop.seconds).toFixed(2)}`,
+);
