@@ -72,7 +72,7 @@ export function registerUsers(program: Command): void {
         if (options.json) return printJson({ user: shown });
         for (const [key, value] of Object.entries(shown))
           print(
-            `${key.padEnd(11)} ${typeof value === 'object' ? JSON.stringify(value) : String(value ?? '')}`,
+            `${key.padEnd(11)} ${value !== null && typeof value === 'object' ? JSON.stringify(value) : String(value ?? '')}`,
           );
       });
     });
@@ -141,7 +141,9 @@ async function pushAndReport(
   options: UserFlags,
 ): Promise<void> {
   const runs = await syncUserEverywhere(ctx, user.id, 'app_change');
-  if (options.json) return printJson({ user, runs: runs.map(runJson) });
+  // A source that owns a field the change touched sets it back during the push: show the result.
+  const pushed = (await ctx.store.getUser(user.id)) ?? user;
+  if (options.json) return printJson({ user: pushed, runs: runs.map(runJson) });
   print(`User ${user.email} ${what}.`);
   for (const run of runs) print(`  ${run.connection}: ${pushSummary(run)}`);
 }
@@ -149,7 +151,12 @@ async function pushAndReport(
 function pushSummary(run: SyncResult): string {
   if (run.status !== 'succeeded') return `not pushed yet (${run.error}); the next sync will push it`;
   const { created, updated, deleted } = run.counts.source;
-  const did = [created && `row created`, updated && `row updated`, deleted && `row deleted`].filter(Boolean);
+  const did = [
+    created && `row created`,
+    updated && `row updated`,
+    deleted && `row deleted`,
+    run.counts.app.updated && `user updated from the source`,
+  ].filter(Boolean);
   const issues = run.issues.length ? `; ${run.issues.map((i) => i.message).join('; ')}` : '';
   return `${did.length ? did.join(', ') : 'nothing to change'}${issues}`;
 }
