@@ -1,5 +1,6 @@
 /** `usersync connections [list|enable-two-way NAME]`. */
 import type { Command } from 'commander';
+import type { ConnectionConfig, LoadedConfig } from '../config.js';
 import { UsersyncError } from '../core/errors.js';
 import { effectiveMode } from '../sync/plan-context.js';
 import { findConnection } from '../sync/sync-all.js';
@@ -53,27 +54,32 @@ export function registerConnections(program: Command): void {
     .description('switch a one-way connection to two-way; its next sync imports the rows only the source has')
     .action(async (name: string, _flags: GlobalOptions, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
-      await withContext(options, async ({ store, config }) => {
-        const connection = findConnection(config.connections, name);
-        if (connection.mode === 'import') {
-          throw new UsersyncError(
-            'usage.invalid',
-            `${name} is an import connection (its source is read-only); set mode: two-way in ${config.file} if usersync may write to it.`,
+      let connection: ConnectionConfig | undefined;
+      const check = (config: LoadedConfig) => {
+        connection = findConnection(config.connections, name);
+        if (connection.mode !== 'import') return;
+        throw new UsersyncError(
+          'usage.invalid',
+          `${name} is an import connection (its source is read-only); set mode: two-way in ${config.file} if usersync may write to it.`,
+        );
+      };
+      await withContext(
+        options,
+        async ({ store, config }) => {
+          if (effectiveMode(connection!, await store.getConnectionState(name)) === 'two-way') {
+            if (options.json) return printJson({ connection: name, mode: 'two-way', changed: false });
+            return print(`${name} is already two-way.`);
+          }
+          await store.setConnectionState(name, { twoWayEnabledAt: new Date().toISOString() });
+          if (options.json) return printJson({ connection: name, mode: 'two-way', changed: true });
+          print(
+            `${name} is now two-way (recorded in the directory). Its next sync imports the rows only the source has.`,
           );
-        }
-        const state = await store.getConnectionState(name);
-        if (effectiveMode(connection, state) === 'two-way') {
-          if (options.json) return printJson({ connection: name, mode: 'two-way', changed: false });
-          return print(`${name} is already two-way.`);
-        }
-        await store.setConnectionState(name, { twoWayEnabledAt: new Date().toISOString() });
-        if (options.json) return printJson({ connection: name, mode: 'two-way', changed: true });
-        print(
-          `${name} is now two-way (recorded in the directory). Its next sync imports the rows only the source has.`,
-        );
-        print(
-          `Run \`usersync sync ${name}\` now, or wait for the next one. You may also write mode: two-way in ${config.file}.`,
-        );
-      });
+          print(
+            `Run \`usersync sync ${name}\` now, or wait for the next one. You may also write mode: two-way in ${config.file}.`,
+          );
+        },
+        check,
+      );
     });
 }

@@ -13,11 +13,14 @@ export interface CliContext {
   readonly store: DirectoryStore;
 }
 
+/** `check` runs before the directory is opened (and so created): bad usage changes nothing. */
 export async function withContext<T>(
   options: GlobalOptions,
   work: (ctx: CliContext) => Promise<T>,
+  check?: (config: LoadedConfig) => void,
 ): Promise<T> {
   const config = await loadConfig({ path: options.config });
+  check?.(config);
   const store = await openDirectory(config.directory, { baseDir: config.baseDir });
   try {
     return await work({ config, store });

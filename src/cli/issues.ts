@@ -77,20 +77,25 @@ export function registerIssues(program: Command): void {
     .description('validate a fix: sync the connection now; issues that no longer occur are resolved')
     .action(async (name: string, _flags: IssueFlags, command: Command) => {
       const options = command.optsWithGlobals<IssueFlags>();
-      await withContext(options, async (ctx) => {
-        findConnection(ctx.config.connections, name);
-        const results = await syncConnections(ctx, [name], { trigger: 'validate_fix' });
-        const open = await ctx.store.listIssues({ connection: name, status: 'open' });
-        const first = results[0]!;
-        if (options.json) printJson({ runs: results.map(runJson), open });
-        else {
-          print(`${name}: ${first.status}; ${first.resolved} issue(s) resolved, ${open.length} still open.`);
-          for (const issue of open) print(`  ${issue.kind.padEnd(17)} ${issue.message}`);
-        }
-        process.exitCode = results.some((r) => r.status === 'failed' || r.status === 'skipped')
-          ? EXIT.runFailed
-          : EXIT.ok;
-      });
+      await withContext(
+        options,
+        async (ctx) => {
+          const results = await syncConnections(ctx, [name], { trigger: 'validate_fix' });
+          const open = await ctx.store.listIssues({ connection: name, status: 'open' });
+          const first = results[0]!;
+          if (options.json) printJson({ runs: results.map(runJson), open });
+          else {
+            print(
+              `${name}: ${first.status}; ${first.resolved} issue(s) resolved, ${open.length} still open.`,
+            );
+            for (const issue of open) print(`  ${issue.kind.padEnd(17)} ${issue.message}`);
+          }
+          process.exitCode = results.some((r) => r.status === 'failed' || r.status === 'skipped')
+            ? EXIT.runFailed
+            : EXIT.ok;
+        },
+        (config) => findConnection(config.connections, name),
+      );
     });
 }
 

@@ -1,7 +1,7 @@
 /** `usersync sync [NAME]` and `usersync plan [NAME]` (SPEC appendix B). */
 import type { Command } from 'commander';
 import type { PlanAction } from '../core/plan.js';
-import { syncConnections } from '../sync/sync-all.js';
+import { findConnection, syncConnections } from '../sync/sync-all.js';
 import type { SyncProgress, SyncResult } from '../sync/sync-result.js';
 import { withContext, type GlobalOptions } from './context.js';
 import { EXIT } from './exit-codes.js';
@@ -24,6 +24,7 @@ export function registerSync(program: Command): void {
       const results = await runSync(name, options);
       if (options.json) printJson({ runs: results.map(runJson) });
       else printSummary(results);
+      reportFailures(results);
       process.exitCode = results.some((r) => r.status === 'failed' || r.status === 'skipped')
         ? EXIT.runFailed
         : EXIT.ok;
@@ -46,13 +47,16 @@ export function registerSync(program: Command): void {
 async function runSync(name: string | undefined, options: SyncFlags): Promise<SyncResult[]> {
   const progress = progressLine();
   try {
-    return await withContext(options, (ctx) =>
-      syncConnections(ctx, name ? [name] : undefined, {
-        trigger: 'manual',
-        dryRun: options.dryRun,
-        approveMassChange: options.approveMassChange,
-        onProgress: (event) => progress.update(describeProgress(event)),
-      }),
+    return await withContext(
+      options,
+      (ctx) =>
+        syncConnections(ctx, name ? [name] : undefined, {
+          trigger: 'manual',
+          dryRun: options.dryRun,
+          approveMassChange: options.approveMassChange,
+          onProgress: (event) => progress.update(describeProgress(event)),
+        }),
+      (config) => name && findConnection(config.connections, name),
     );
   } finally {
     progress.done();
@@ -115,6 +119,14 @@ function printSummary(results: readonly SyncResult[]): void {
     print(`  ${issue.kind.padEnd(17)} ${issue.message}\n  ${' '.repeat(17)} → ${issue.fix}`);
   if (issues.length > 20) print(`  … and ${issues.length - 20} more.`);
   print('See them with `usersync issues list`; `usersync issues validate NAME` re-checks after a fix.');
+}
+
+/** Failed runs also go to stderr, so a script that shows only errors sees them. */
+function reportFailures(results: readonly SyncResult[]): void {
+  for (const r of results) {
+    if (r.status === 'failed' || r.status === 'skipped')
+      process.stderr.write(`usersync: ${r.connection}: ${r.error}\n`);
+  }
 }
 
 function printPlan(result: SyncResult): void {

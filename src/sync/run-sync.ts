@@ -68,8 +68,9 @@ export async function runConnectionSync(
           conflicts: plan.conflicts.length,
         };
         if (plan.blocked) {
+          // Nothing was applied, so nothing was re-checked (a failed write was not retried): resolve nothing.
           const recorded = await store.recordIssues(connection.name, run.id, plan.issues, {
-            resolveUnseen: true,
+            resolveUnseen: false,
           });
           await store.finishRun(run.id, 'blocked', counts, plan.blocked.message);
           return result({

@@ -237,10 +237,8 @@ describe('the mass-change guard', () => {
     expect(await listIssues(dir)).toEqual([]);
   });
 
-  // BUG (src/sync/run-sync.ts, the `plan.blocked` branch): a blocked run records its issues with
-  // resolveUnseen: true, so it resolves write_failed issues although it applied (retried) nothing;
-  // the next real run then opens a second issue for the same problem. Remove `.fails` once fixed.
-  it.fails('a held-back run leaves open the write_failed issues it could not re-check', async () => {
+  // A blocked run applied (retried) nothing, so it must not resolve the issues it did not re-check.
+  it('a held-back run leaves open the write_failed issues it could not re-check', async () => {
     const dir = await twelveUsers();
     const added = await usersync(dir, ['users', 'add', 'new@x.io']);
     expect(added.stdout).toContain('NOT NULL constraint failed: people.region');
