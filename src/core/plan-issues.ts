@@ -120,6 +120,17 @@ export function emailOnOtherUsersRow(
   };
 }
 
+export function rowOutsideFilter(connection: string, userId: string, email: string): IssueReport {
+  return {
+    kind: 'write_failed',
+    fingerprint: `write_failed:${userId}`,
+    message: `No row was created in ${connection} for ${email}: a new row would not match the connection's filter, so it would not count as a user.`,
+    fix: `Add a row for ${email} that matches the filter by hand, write the filter as equalities (e.g. status eq "approved") so usersync can fill them in, or set createInSource: false.`,
+    rows: [],
+    users: [userId],
+  };
+}
+
 export function conflict(connection: string, c: FieldConflict): IssueReport {
   return {
     kind: 'conflict',

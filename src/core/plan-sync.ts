@@ -155,9 +155,11 @@ function planLinkedRow(
   email: Email,
   matches: boolean,
   mayWait: boolean,
+  /** The user's link, when this row is that user's row under a new key (see planUnlinkedRow). */
+  moved?: LinkState,
 ): boolean {
   const { ctx } = pass;
-  const link = pass.linksByKey.get(row.key)!;
+  const link = moved ?? pass.linksByKey.get(row.key)!;
   pass.handledLinks.add(link.key);
   pass.claimed.add(link.userId);
   const user = pass.usersById.get(link.userId);
@@ -191,40 +193,61 @@ function planLinkedRow(
     pass.liveByEmail.delete(emailKey(user.email));
     pass.liveByEmail.set(email.key, user);
   } else {
-    // The app renamed this row's user, and another user now has the row's email: that
-    // user cannot get a row of its own (the email is taken in the source).
+    // The app renamed this row's user, and another user now has the row's email: unless that
+    // user's own row is there, it cannot get one (the email is taken in the source).
     const owner = pass.liveByEmail.get(email.key);
-    if (owner && owner.id !== user.id && !pass.linkByUser.has(owner.id)) {
+    const ownerLink = owner && pass.linkByUser.get(owner.id);
+    if (owner && owner.id !== user.id && !(ownerLink && pass.seenKeys.has(ownerLink.key))) {
       pass.issues.push(issues.emailOnOtherUsersRow(ctx.connection, row.key, email.key, user.id, owner.id));
     }
   }
-  planPair(pass, { row, email, user, link, matches, emailPatch });
+  planPair(pass, { row, email, user, link, matches, emailPatch, replaceKey: moved?.key });
   return true;
 }
 
 function planUnlinkedRow(pass: Pass, row: SourceRow, email: Email, matches: boolean): void {
   const { ctx } = pass;
+  const named = lostLinkNamedByRow(pass, row);
+  if (named) {
+    // The row carries the id usersync wrote back to a row that is gone: it is that row under
+    // a new key (a file keyed by email whose email was edited). SPEC §3's email rules apply.
+    pass.handledLinks.add(named.key);
+    planLinkedRow(pass, row, email, matches, false, named);
+    return;
+  }
   const user = pass.liveByEmail.get(email.key);
+  const existing = user && pass.linkByUser.get(user.id);
+  if (user && existing && !pass.seenKeys.has(existing.key)) {
+    // The user's linked row is gone and this row has its email: the row was re-created (by a
+    // run that stopped before it recorded the new key, or by hand). Link to it, even outside
+    // the filter (then the user is suspended), rather than leave the link pointing at nothing.
+    pass.handledLinks.add(existing.key);
+    planPair(pass, { row, email, user, link: existing, matches, replaceKey: existing.key });
+    return;
+  }
   if (!matches) return; // not a user (SPEC §3 filter)
   if (!user) {
     // SPEC §2: one-way ignores rows that exist only in the source.
     if (ctx.mode !== 'one-way') planImport(pass, row, email);
     return;
   }
-  const existing = pass.linkByUser.get(user.id);
   if (existing === undefined) {
     planPair(pass, { row, email, user, link: null, matches });
     return;
   }
-  if (pass.seenKeys.has(existing.key)) {
-    pass.issues.push(issues.rowOfLinkedUser(ctx.connection, email.key, row.key, existing.key, user.id));
-    pass.skipped += 1;
-    return;
-  }
-  // The user's linked row is gone and this row has its email: the row was re-created
-  // (by a run that stopped before it could record the new key, or by hand). Link to it.
-  pass.handledLinks.add(existing.key);
-  planPair(pass, { row, email, user, link: existing, matches, replaceKey: existing.key });
+  pass.issues.push(issues.rowOfLinkedUser(ctx.connection, email.key, row.key, existing.key, user.id));
+  pass.skipped += 1;
+}
+
+/** The link of the live user whose id the row's userId column holds, if that link's row was not read. */
+function lostLinkNamedByRow(pass: Pass, row: SourceRow): LinkState | undefined {
+  const column = pass.ctx.mapping.fields.find((f) => f.id === 'userId')?.column;
+  const id = column === undefined ? undefined : row.values[column];
+  if (typeof id !== 'string' || id === '') return undefined;
+  const link = pass.linkByUser.get(id);
+  const user = pass.usersById.get(id);
+  if (!link || !user || user.deletedAt !== null) return undefined;
+  return pass.seenKeys.has(link.key) || pass.handledLinks.has(link.key) ? undefined : link;
 }
 
 interface Pair {
@@ -339,13 +362,10 @@ function planMissingRows(pass: Pass, links: readonly LinkState[]): void {
     if (pass.emailOnRow.has(user.id)) continue;
     // SPEC §3: a source-side delete is not trusted to delete an app user: re-create the row.
     if (ctx.mode === 'import') continue;
+    const create = rowFor(ctx, user, link.suspended);
+    if (!link.suspended && outsideFilter(pass, user, create)) continue;
     pass.changed.add(user.id);
-    pass.actions.push({
-      type: 'recreate',
-      oldKey: link.key,
-      userVersion: user.version,
-      ...rowFor(ctx, user, link.suspended),
-    });
+    pass.actions.push({ type: 'recreate', oldKey: link.key, userVersion: user.version, ...create });
   }
 }
 
@@ -356,8 +376,22 @@ function planAppOnlyUsers(pass: Pass, users: readonly DirectoryUser[]): void {
   for (const user of users) {
     if (user.deletedAt !== null || pass.linkByUser.has(user.id)) continue;
     if (pass.claimed.has(user.id) || pass.emailOnRow.has(user.id)) continue;
-    pass.actions.push({ type: 'export', ...rowFor(ctx, user, false) });
+    const create = rowFor(ctx, user, false);
+    if (outsideFilter(pass, user, create)) continue;
+    pass.actions.push({ type: 'export', ...create });
   }
+}
+
+/**
+ * A row usersync would create but that its own filter would not count as a user (the filter
+ * has no equalities to fill in): creating it would suspend the user it is for. Not created;
+ * an issue says why.
+ */
+function outsideFilter(pass: Pass, user: DirectoryUser, create: RowCreate): boolean {
+  const { ctx } = pass;
+  if (ctx.filter === null || ctx.filter(create.values)) return false;
+  pass.issues.push(issues.rowOutsideFilter(ctx.connection, user.id, user.email));
+  return true;
 }
 
 /** The values of a new row for a user: the email, every mapped field the user has, the filter's defaults. */

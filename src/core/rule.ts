@@ -84,9 +84,10 @@ function usesValuePath(filter: Filter): boolean {
 }
 
 /**
- * The column values a new row needs to match the rule, when the rule is a plain `eq` or an
- * `and` of them (`status eq "approved" and region eq "eu"` → `{status: "approved", region: "eu"}`),
- * so a row usersync creates in the source counts as a user. Null for any other rule.
+ * The column values a new row needs to match the rule, when the rule is a plain `eq`, an
+ * `and` of them (`status eq "approved" and region eq "eu"` → `{status: "approved", region: "eu"}`)
+ * or an `or` with such a branch (the first), so a row usersync creates in the source counts
+ * as a user. Null for any other rule.
  * `col eq null` adds nothing: a new row leaves an unmapped column empty, which matches it.
  */
 export function equalityDefaults(rule: Rule): Record<string, string | number | boolean> | null {
@@ -98,6 +99,16 @@ export function equalityDefaults(rule: Rule): Record<string, string | number | b
 
 function collectEqualities(filter: Filter, into: Map<string, Readable>): boolean {
   if (filter.op === 'and') return filter.filters.every((f) => collectEqualities(f, into));
+  if (filter.op === 'or') {
+    // Any branch will do: the first one made only of equalities.
+    for (const branch of filter.filters) {
+      const tried = new Map(into);
+      if (!collectEqualities(branch, tried)) continue;
+      for (const [k, v] of tried) into.set(k, v);
+      return true;
+    }
+    return false;
+  }
   // A dotted path reads a nested value, which no source column is.
   if (filter.op !== 'eq' || /[.:]/.test(filter.attrPath)) return false;
   const value = filter.compValue;

@@ -80,7 +80,7 @@ async function applyOp(
     case 'updateUser':
       return applyUpdate(db, connection, op, now);
     case 'putLink':
-      await putLink(db, connection, op.link, now, op.replaceKey);
+      await putLink(db, connection, op.link, now);
       return 'ok';
     case 'deleteLink':
       await deleteLink(db, connection, op.key);
@@ -101,6 +101,6 @@ async function applyUpdate(
     const outcome = await patchUser(db, current, op.patch, now);
     if (outcome.type !== 'ok') return outcome.type;
   }
-  await putLink(db, connection, op.link, now, op.replaceKey);
+  await putLink(db, connection, op.link, now);
   return 'ok';
 }

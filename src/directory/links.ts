@@ -70,18 +70,15 @@ export async function findLinks(
   return found;
 }
 
-/**
- * Writes a link, replacing the row at `replaceKey` (a re-created or re-found row) and any
- * other link of the same user in this connection: a user has one row per source.
- */
+/** Writes a link, replacing any other link of the same user in this connection: a user has one row per source. */
 export async function putLink(
   db: Kysely<Database>,
   connection: string,
   link: LinkState,
   now: string,
-  replaceKey?: string,
 ): Promise<void> {
-  if (replaceKey !== undefined && replaceKey !== link.key) await deleteLink(db, connection, replaceKey);
+  // The user's other links go (a re-created or re-found row replaces the old one). Only its
+  // own: a source may hand a deleted row's key to another user's new row (SQLite reuses rowids).
   await db
     .deleteFrom('links')
     .where('connection', '=', connection)

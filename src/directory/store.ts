@@ -80,20 +80,16 @@ export interface NewAppUser {
 export type DirectoryOp =
   /** Create a user imported from a row, and its link. */
   | { readonly type: 'createUser'; readonly user: NewUser; readonly link: LinkState }
-  /**
-   * Patch a user (only if still at `expectedVersion`) and write its link. `replaceKey`
-   * removes the user's previous link (a re-created or re-found row).
-   */
+  /** Patch a user (only if still at `expectedVersion`) and write its link (replacing the user's previous one). */
   | {
       readonly type: 'updateUser';
       readonly userId: string;
       readonly expectedVersion: number;
       readonly patch: UserPatch | null;
       readonly link: LinkState;
-      readonly replaceKey?: string | undefined;
     }
-  /** Write a link only (new, replaced or a fresh baseline). */
-  | { readonly type: 'putLink'; readonly link: LinkState; readonly replaceKey?: string | undefined }
+  /** Write a link only (new, replacing the user's previous one, or a fresh baseline). */
+  | { readonly type: 'putLink'; readonly link: LinkState }
   | { readonly type: 'deleteLink'; readonly key: string };
 
 /** ok; stale: the user changed since it was read; conflict: the email is taken. */

@@ -132,9 +132,8 @@ class Applier {
               expectedVersion: a.userVersion,
               patch: a.appPatch,
               link,
-              replaceKey: a.replaceKey,
             }
-          : { type: 'putLink', link, replaceKey: a.replaceKey };
+          : { type: 'putLink', link };
       }),
     );
     const applied = batch.filter((_, i) => first[i] === 'ok');
@@ -163,8 +162,7 @@ class Applier {
         this.issues.push(writeFailed(this.plan.connection, null, a.userId, 'insert', result.error));
         return;
       }
-      const replaceKey = a.type === 'recreate' ? a.oldKey : undefined;
-      ops.push({ type: 'putLink', link: { ...a.link, key: result.key }, replaceKey });
+      ops.push({ type: 'putLink', link: { ...a.link, key: result.key } });
       this.createdKeys.push(result.key);
     });
     await this.directory(this.plan.connection, ops);

@@ -152,9 +152,17 @@ describe('equalityDefaults', () => {
     expect(equalityDefaults(compileRule('status eq "ok" and deleted_at eq null'))).toEqual({ status: 'ok' });
   });
 
+  test('an or takes its first branch made only of equalities', () => {
+    expect(equalityDefaults(compileRule('plan eq "pro" or plan eq "team"'))).toEqual({ plan: 'pro' });
+    expect(equalityDefaults(compileRule('seats gt 3 or (status eq "vip" and tier eq 2)'))).toEqual({
+      status: 'vip',
+      tier: 2,
+    });
+  });
+
   test.each([
     'status ne "banned"',
-    'plan eq "pro" or plan eq "team"',
+    'seats gt 1 or phone pr',
     'not (role eq "guest")',
     'status eq "ok" and phone pr',
     'seats gt 1',

@@ -118,9 +118,9 @@ describe('a CSV source', () => {
     expectNoChanges(await world.sync());
   });
 
-  // BUG: fails until fixed (see the test report). With the email as the key, an edited email
-  // looks like a deleted row plus a new one: a second user is created and the old row re-made.
-  it.fails('an email edited in a file keyed by email opens email_changed and creates nobody', async () => {
+  // With the email as the key, an edited email looks like a deleted row plus a new one; the
+  // user id written back to the row tells them apart.
+  it('an email edited in a file keyed by email opens email_changed and creates nobody', async () => {
     const world = await csvWorld('email,name,plan,user_id,joined\nann@x.io,Ann,,,\nbo@x.io,Bo,,,\n');
     await world.sync();
     const ann = await world.user('ann@x.io');

@@ -145,7 +145,7 @@ export function describeBatch(makeStore: MakeStore): void {
       expect((await store.getUser('u2'))?.name).toBe('Bo');
     });
 
-    it('replaceKey moves the link to the new row and frees the old key', async () => {
+    it("a user's new link replaces its old one and frees the old key", async () => {
       const { store } = await open();
       await store.applyBatch('crm', [
         { type: 'createUser', user: newUser('u1', 'ann@example.com'), link: link('u1', 'k1') },
@@ -153,20 +153,30 @@ export function describeBatch(makeStore: MakeStore): void {
       ]);
       expect(
         await store.applyBatch('crm', [
-          {
-            type: 'updateUser',
-            userId: 'u1',
-            expectedVersion: 1,
-            patch: null,
-            link: link('u1', 'k1b'),
-            replaceKey: 'k1',
-          },
-          { type: 'putLink', link: link('u2', 'k2b'), replaceKey: 'k2' },
+          { type: 'updateUser', userId: 'u1', expectedVersion: 1, patch: null, link: link('u1', 'k1b') },
+          { type: 'putLink', link: link('u2', 'k2b') },
         ]),
       ).toEqual(['ok', 'ok']);
       expect((await collect(store.scanLinks('crm', 10))).flat().map((l) => `${l.key}:${l.userId}`)).toEqual([
         'k1b:u1',
         'k2b:u2',
+      ]);
+    });
+
+    it("a key reused by another user's new row takes the link; the old user's new link does not remove it", async () => {
+      const { store } = await open();
+      await store.applyBatch('crm', [
+        { type: 'createUser', user: newUser('u1', 'ann@example.com'), link: link('u1', 'k1') },
+        { type: 'createUser', user: newUser('u2', 'bo@example.com'), link: link('u2', 'k2') },
+      ]);
+      // The source gave u2's new row the key of u1's deleted row, then u1's re-created row a new key.
+      await store.applyBatch('crm', [
+        { type: 'putLink', link: link('u2', 'k1') },
+        { type: 'putLink', link: link('u1', 'k3') },
+      ]);
+      expect((await collect(store.scanLinks('crm', 10))).flat().map((l) => `${l.key}:${l.userId}`)).toEqual([
+        'k1:u2',
+        'k3:u1',
       ]);
     });
 
