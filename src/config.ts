@@ -206,6 +206,7 @@ function validate(raw: unknown, problems: Problem[]): Omit<LoadedConfig, 'file' 
   checkUniqueNames(connectionItems, 'connections', 'connection', problems);
   checkUniqueNames(groupItems, 'groups', 'group', problems);
   const connections = connectionItems.flatMap((item, i) => checkConnection(item, i, problems));
+  checkSingleSourceOwner(connections, problems);
   const groups = groupItems.flatMap((item, i) => parseElement(groupSchema, item, ['groups', i], problems));
   return { directory: root.success ? root.data.directory : DEFAULT_DIRECTORY, connections, groups };
 }
@@ -261,13 +262,37 @@ function checkTable(parsed: ParsedConnection, path: Path, problems: Problem[]): 
 }
 
 /** Two fields on one column would overwrite each other on every sync. */
+/**
+ * Two connections that both own a field as `source` would each put their value into the
+ * directory and the other's back on every sync, for ever. One may own it, or all `both`.
+ */
+function checkSingleSourceOwner(connections: readonly ConnectionConfig[], problems: Problem[]): void {
+  const owners = new Map<string, Path>();
+  for (const connection of connections) {
+    if (connection.mode === 'one-way') continue; // the app owns every field of a one-way connection
+    for (const field of connection.fields) {
+      if (field.owner !== 'source') continue;
+      const index = Number(/\d+/.exec(connection.configPath)?.[0]);
+      const path = ['connections', index, ...fieldKey(field)];
+      const first = owners.get(field.id);
+      if (first === undefined) owners.set(field.id, path);
+      else
+        problems.push({
+          path,
+          message: `${field.id} is owned by the source here and in ${formatPath(first)}; two sources cannot both own a field (each would undo the other on every sync). Give one of them owner: app, or both of them owner: both (the conflict policy then decides).`,
+        });
+    }
+  }
+}
+
+function fieldKey(field: MappedField): string[] {
+  return field.id.startsWith('custom.') ? ['custom', field.id.slice('custom.'.length)] : ['fields', field.id];
+}
+
 function checkColumnsUnique(connection: ConnectionConfig, path: Path, problems: Problem[]): void {
   const owners = new Map<string, Path>([[connection.emailColumn, [...path, 'fields', 'email']]]);
   for (const field of connection.fields) {
-    const key = field.id.startsWith('custom.')
-      ? ['custom', field.id.slice('custom.'.length)]
-      : ['fields', field.id];
-    const fieldPath = [...path, ...key];
+    const fieldPath = [...path, ...fieldKey(field)];
     const other = owners.get(field.column);
     if (other === undefined) owners.set(field.column, fieldPath);
     else

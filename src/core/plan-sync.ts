@@ -268,7 +268,7 @@ function planPair(pass: Pass, pair: Pair): void {
   reportMerge(pass, row.key, user.id, merge);
   const patch: UserPatch = { ...merge.appPatch };
   if (pair.emailPatch !== undefined) patch.email = pair.emailPatch;
-  const suspended = planSuspension(ctx.mode, pair, patch);
+  const suspended = planSuspension(ctx, pair, patch);
   const sourceWrite =
     Object.keys(merge.sourceSet).length > 0
       ? { key: row.key, set: merge.sourceSet, expect: pick(row.values, mappedColumns(ctx.mapping)) }
@@ -301,14 +301,15 @@ function planPair(pass: Pass, pair: Pair): void {
 }
 
 /** SPEC §3: a linked row that stops matching the filter suspends the user; matching again reactivates it. */
-function planSuspension(mode: PlanContext['mode'], pair: Pair, patch: UserPatch): boolean {
+function planSuspension(ctx: PlanContext, pair: Pair, patch: UserPatch): boolean {
   const was = pair.link?.suspended ?? false;
-  if (mode === 'one-way' || pair.matches === !was) return was;
+  if (ctx.mode === 'one-way' || pair.matches === !was) return was;
   if (!pair.matches) {
     if (pair.user.status === 'active') patch.status = 'suspended';
     return true;
   }
-  if (pair.user.status === 'suspended') patch.status = 'active';
+  // Another connection's filter may still hold the user back.
+  if (pair.user.status === 'suspended' && !ctx.suspendedElsewhere.has(pair.user.id)) patch.status = 'active';
   return false;
 }
 

@@ -17,6 +17,8 @@ export interface PlanContext {
   readonly mode: SyncMode;
   readonly conflict: ConflictPolicy;
   readonly mapping: Mapping;
+  /** Users whose link in another connection is suspended by that connection's filter. */
+  readonly suspendedElsewhere: ReadonlySet<string>;
   /** Which rows are users (SPEC §1 filter), over raw row values; null: every row. */
   readonly filter: ((values: Readonly<Record<string, unknown>>) => boolean) | null;
   /** Column values that make a row created by usersync match the filter. */

@@ -12,7 +12,7 @@ import { applyBatch } from './batch.js';
 import { getConnectionState, setConnectionState } from './connection-state.js';
 import type { DirectoryDialect } from './dialect.js';
 import { getIssue, listIssues, recordIssues } from './issues.js';
-import { findLinks, linksOfUser, scanLinks } from './links.js';
+import { findLinks, linksOfUser, scanLinks, suspendedElsewhere } from './links.js';
 import { acquireRunLock, releaseRunLock } from './locks.js';
 import { failInterruptedRuns, finishRun, listRuns, startRun } from './runs.js';
 import type { Database } from './schema.js';
@@ -82,6 +82,9 @@ export class KyselyDirectoryStore implements DirectoryStore {
   }
   findLinks(connection: string, keys: readonly string[]): Promise<LinkState[]> {
     return findLinks(this.db, connection, keys);
+  }
+  suspendedElsewhere(connection: string): Promise<Set<string>> {
+    return suspendedElsewhere(this.db, connection);
   }
   applyBatch(connection: string, ops: readonly DirectoryOp[]): Promise<DirectoryOpResult[]> {
     return applyBatch(this.db, this.directoryDialect.isUniqueViolation, connection, ops);

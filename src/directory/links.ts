@@ -70,6 +70,18 @@ export async function findLinks(
   return found;
 }
 
+/** Users that some connection other than `connection` suspends through its filter. */
+export async function suspendedElsewhere(db: Kysely<Database>, connection: string): Promise<Set<string>> {
+  const rows = await db
+    .selectFrom('links')
+    .select('user_id')
+    .distinct()
+    .where('connection', '!=', connection)
+    .where('suspended', '=', 1)
+    .execute();
+  return new Set(rows.map((r) => r.user_id));
+}
+
 /** Writes a link, replacing any other link of the same user in this connection: a user has one row per source. */
 export async function putLink(
   db: Kysely<Database>,

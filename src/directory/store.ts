@@ -138,6 +138,8 @@ export interface DirectoryStore {
   linksOfUser(connection: string, userId: string): Promise<LinkState[]>;
   /** The links of these row keys (for the single-user path). */
   findLinks(connection: string, keys: readonly string[]): Promise<LinkState[]>;
+  /** Users whose link in another connection is suspended by that connection's filter. */
+  suspendedElsewhere(connection: string): Promise<Set<string>>;
   applyBatch(connection: string, ops: readonly DirectoryOp[]): Promise<DirectoryOpResult[]>;
 
   startRun(connection: string, trigger: Trigger): Promise<RunRecord>;

@@ -16,7 +16,13 @@ export function mappingOf(connection: ConnectionConfig, keyColumn: string): Mapp
 
 export function planContext(
   connection: ConnectionConfig,
-  options: { mode: SyncMode; keyColumn: string; totalUsers: number; approveMassChange: boolean },
+  options: {
+    mode: SyncMode;
+    keyColumn: string;
+    totalUsers: number;
+    approveMassChange: boolean;
+    suspendedElsewhere: ReadonlySet<string>;
+  },
 ): PlanContext {
   const filter = connection.filter;
   return {
@@ -25,6 +31,7 @@ export function planContext(
     conflict: connection.conflict,
     mapping: mappingOf(connection, options.keyColumn),
     filter: filter ? (values) => filter.matches(values) : null,
+    suspendedElsewhere: options.suspendedElsewhere,
     createDefaults: (filter && equalityDefaults(filter)) ?? {},
     createInSource: connection.createInSource,
     acceptEmailChanges: connection.acceptEmailChanges,

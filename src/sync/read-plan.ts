@@ -72,6 +72,7 @@ export async function readAndPlan(
       keyColumn: source.keyColumn,
       totalUsers: countLive(users),
       approveMassChange: options.approveMassChange ?? false,
+      suspendedElsewhere: await store.suspendedElsewhere(connection.name),
     });
     const plan = planSync(ctx, { rows, users, links });
     options.onProgress?.({ connection: connection.name, phase: 'plan', actions: plan.actions.length });

@@ -74,6 +74,7 @@ export async function syncUser(
           keyColumn: source.keyColumn,
           totalUsers: await store.countUsers(),
           approveMassChange: false,
+          suspendedElsewhere: await store.suspendedElsewhere(connection.name),
         });
         const plan = planSync(ctx, scope);
         const applied = await applyPlan(plan, store, source);

@@ -216,6 +216,27 @@ describe('rules', () => {
 });
 
 describe('checks across keys', () => {
+  test('two connections owning one field as source: both paths and the way out are named', () => {
+    const sheet = connection({ name: 'sheet', source: 'csv:./people.csv', table: undefined });
+    expectProblem(
+      { connections: [connection({ custom: { plan: 'plan' } }), { ...sheet, custom: { plan: 'tier' } }] },
+      'connections[1].custom.plan',
+      'custom.plan is owned by the source here and in connections[0].custom.plan',
+      'owner: both',
+    );
+  });
+
+  test('one source owner and a both owner, or a one-way connection, are fine', () => {
+    const sheet = { name: 'sheet', source: 'csv:./people.csv', fields: { email: 'email' } };
+    for (const second of [
+      { ...sheet, custom: { plan: { column: 'tier', owner: 'both' } } },
+      { ...sheet, mode: 'one-way', custom: { plan: 'tier' } },
+    ]) {
+      const config = { connections: [connection({ custom: { plan: 'plan' } }), second] };
+      expect(parseConfig(stringify(config), { file: FILE, env: {} }).connections).toHaveLength(2);
+    }
+  });
+
   test('two connections with one name: both indexes are named', () => {
     const message = expectProblem(
       { connections: [connection(), connection({ name: 'other' }), connection({ name: 'CRM' })] },

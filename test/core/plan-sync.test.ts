@@ -231,6 +231,20 @@ describe('SPEC §3 two-way rules', () => {
     expect(world.users.get(id)!.status).toBe('active');
   });
 
+  it("a user another connection's filter suspends stays suspended when this row matches again", () => {
+    const world = emptyWorld();
+    const key = addRow(world, { email: 'g@example.com', status: 'approved' });
+    const filter = (v: Readonly<Record<string, unknown>>) => v.status === 'approved';
+    sync(world, { filter });
+    const id = userByEmail(world, 'g@example.com')!.id;
+    world.rows.get(key)!.status = 'left';
+    sync(world, { filter });
+    world.rows.get(key)!.status = 'approved';
+    sync(world, { filter, suspendedElsewhere: new Set([id]) });
+    expect(world.users.get(id)!.status).toBe('suspended');
+    expect(world.links.get(key)!.suspended).toBe(false);
+  });
+
   it('rows created for app users get the filter defaults so they count as users', () => {
     const world = emptyWorld();
     addUser(world, { email: 'n@example.com' });

@@ -41,6 +41,7 @@ export function context(world: World, overrides: Partial<PlanContext> = {}): Pla
     conflict: 'source',
     mapping: MAPPING,
     filter: null,
+    suspendedElsewhere: new Set(),
     createDefaults: {},
     createInSource: true,
     acceptEmailChanges: false,

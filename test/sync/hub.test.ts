@@ -117,47 +117,54 @@ describe('the hub rule', () => {
     expect(sheetRows(world).map((r) => r.email)).toEqual(['gus@x.io']);
   });
 
-  // BUG: fails until fixed (see the test report). Each connection owns plan (the default for a
-  // custom field); the follow-ups flip the user's plan back and forth on every sync.
-  it.fails('two connections that both own a custom field converge instead of flipping it', async () => {
+  it('two connections that both own a custom field as source are refused by the config', async () => {
+    await expect(
+      makeWorld({
+        sqlite: { 'crm.db': CLUB_SCHEMA },
+        files: { 'people.csv': 'email,plan\nann@x.io,free\n' },
+        connections: [clubConnection(), { ...SHEET, fields: { email: 'email' }, custom: { plan: 'plan' } }],
+      }),
+    ).rejects.toThrow(/custom\.plan is owned by the source here and in connections\[0\]/);
+  });
+
+  it('two connections that both own a custom field as both converge instead of flipping it', async () => {
     const world = await makeWorld({
       sqlite: { 'crm.db': CLUB_SCHEMA },
       files: { 'people.csv': 'email,plan\nann@x.io,free\n' },
-      connections: [clubConnection(), { ...SHEET, fields: { email: 'email' }, custom: { plan: 'plan' } }],
+      connections: [
+        clubConnection({ custom: { plan: { column: 'plan', owner: 'both' }, company: 'company' } }),
+        { ...SHEET, fields: { email: 'email' }, custom: { plan: { column: 'plan', owner: 'both' } } },
+      ],
     });
     world.addMember({ email: 'ann@x.io', plan: 'pro' });
     await world.sync();
 
     expectNoChanges(await world.sync());
+    expect((await world.user('ann@x.io')).custom.plan).toBe(world.members()[0]!.plan);
   });
 
-  // BUG: fails until fixed (see the test report). The second connection's filter matching again
-  // reactivates a user that the first connection's filter still suspends.
-  it.fails(
-    'a user suspended by one connection stays suspended when another connection matches again',
-    async () => {
-      const approved = 'status eq "approved"';
-      const world = await makeWorld({
-        sqlite: { 'crm.db': CLUB_SCHEMA },
-        files: { 'people.csv': 'email,status\nann@x.io,approved\n' },
-        connections: [
-          clubConnection({ filter: approved }),
-          { ...SHEET, fields: { email: 'email' }, filter: approved },
-        ],
-      });
-      const key = world.addMember({ email: 'ann@x.io', status: 'approved' });
-      await world.sync();
-      world.setMember(key, 'status', 'left');
-      await world.sync();
-      const csv = (status: string) =>
-        writeFileSync(world.path('people.csv'), `email,status\nann@x.io,${status}\n`);
-      csv('left');
-      await world.sync();
-      csv('approved');
+  it('a user suspended by one connection stays suspended when another connection matches again', async () => {
+    const approved = 'status eq "approved"';
+    const world = await makeWorld({
+      sqlite: { 'crm.db': CLUB_SCHEMA },
+      files: { 'people.csv': 'email,status\nann@x.io,approved\n' },
+      connections: [
+        clubConnection({ filter: approved }),
+        { ...SHEET, fields: { email: 'email' }, filter: approved },
+      ],
+    });
+    const key = world.addMember({ email: 'ann@x.io', status: 'approved' });
+    await world.sync();
+    world.setMember(key, 'status', 'left');
+    await world.sync();
+    const csv = (status: string) =>
+      writeFileSync(world.path('people.csv'), `email,status\nann@x.io,${status}\n`);
+    csv('left');
+    await world.sync();
+    csv('approved');
 
-      await world.sync();
+    await world.sync();
 
-      expect((await world.user('ann@x.io')).status).toBe('suspended');
-    },
-  );
+    expect((await world.user('ann@x.io')).status).toBe('suspended');
+  });
 });
