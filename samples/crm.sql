@@ -18,8 +18,8 @@ INSERT INTO members (email, full_name, photo_url, signup_date, plan, company, st
   ('grace@example.com', 'Grace Hopper', NULL, '2023-02-01', 'pro', 'US Navy', 'approved'),
   ('alan@example.com', 'Alan Turing', NULL, '2023-03-12', 'free', 'Bletchley Park', 'approved'),
   ('katherine@example.com', 'Katherine Johnson', NULL, '2023-04-20 09:30:00', 'team', 'NASA', 'approved'),
-  -- not a date: an invalid_value issue; the rest of the row syncs
-  ('linus@example.com', 'Linus Torvalds', NULL, 'sometime in 1991', 'free', NULL, 'approved'),
+  -- not an http(s) URL: an invalid_value issue for the avatar; the rest of the row syncs
+  ('linus@example.com', 'Linus Torvalds', 'linus.png', '1991-08-25', 'free', NULL, 'approved'),
   -- two rows with one email (after trimming and lower-casing): a duplicate_email issue
   ('margaret@example.com', 'Margaret Hamilton', NULL, '2023-06-30', 'team', 'MIT', 'approved'),
   ('  Margaret@Example.com', 'M. Hamilton (old account)', NULL, '2021-01-01', 'free', 'MIT', 'approved'),

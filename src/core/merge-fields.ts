@@ -55,6 +55,14 @@ export function mergeFields(
     const raw = row[field.column];
     const parsed = parseValue(raw, field.kind);
     if (!parsed.ok) {
+      const owner = effectiveOwner(field.owner, options.mode);
+      if (owner === 'app') {
+        // The source's value is never read into the app: overwrite it like any source edit
+        // (SPEC §3, app-owned fields); a read-only source keeps it and nobody needs it.
+        if (canWrite) merge.sourceSet[field.column] = appValue(user, field.id);
+        merge.baseline[field.id] = appCanonical(user, field);
+        continue;
+      }
       // SPEC §3: that field is skipped, the rest of the row syncs.
       merge.invalid.push({ field, raw, reason: parsed.reason });
       const previous = baseline?.[field.id];

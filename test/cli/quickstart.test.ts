@@ -125,7 +125,7 @@ describe('the quick start: init, then sync, in an empty folder', () => {
     expect(byKind.invalid_email!.rows).toEqual(['8']);
     expect(byKind.invalid_email!.message).toContain('barbara.example.com');
     expect(byKind.invalid_value!.rows).toEqual(['5']);
-    expect(byKind.invalid_value!.message).toContain('signup_date');
+    expect(byKind.invalid_value!.message).toContain('photo_url');
   });
 
   it('a second sync changes nothing (idempotent) and opens no more issues', async () => {

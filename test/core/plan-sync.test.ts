@@ -198,13 +198,21 @@ describe('SPEC §3 two-way rules', () => {
 
   it('a value that cannot be converted opens invalid_value; the rest of the row syncs', () => {
     const { world, key, userId } = linkedWorld();
-    world.rows.get(key)!.signup_date = 'last tuesday';
+    world.rows.get(key)!.photo = 'not a url';
     world.rows.get(key)!.full_name = 'Ann B';
     const p = sync(world);
     expect(kinds(p)).toEqual(['invalid_value']);
-    expect(p.issues[0]!.message).toContain('signup_date');
-    expect(world.users.get(userId)!.name).toBe('Ann B');
-    expect(world.rows.get(key)!.signup_date).toBe('last tuesday');
+    expect(p.issues[0]!.message).toContain('photo');
+    expect(world.users.get(userId)).toMatchObject({ name: 'Ann B', avatar: null });
+    expect(world.rows.get(key)!.photo).toBe('not a url');
+  });
+
+  it('an unreadable value in an app-owned column is overwritten like any source edit', () => {
+    const { world, key, userId } = linkedWorld();
+    world.rows.get(key)!.signup_date = 'last tuesday';
+    const p = sync(world);
+    expect(p.issues).toEqual([]);
+    expect(world.rows.get(key)!.signup_date).toBe(world.users.get(userId)!.createdAt);
   });
 
   it('an unlinked row that does not match the filter is not a user', () => {

@@ -22,6 +22,7 @@ export interface World {
 
 export const FIELDS: MappedField[] = [
   { id: 'name', column: 'full_name', owner: 'both', kind: 'text' },
+  { id: 'avatar', column: 'photo', owner: 'both', kind: 'url' },
   { id: 'userId', column: 'app_user_id', owner: 'app', kind: 'text' },
   { id: 'createdAt', column: 'signup_date', owner: 'app', kind: 'date' },
   { id: 'custom.plan', column: 'plan', owner: 'source', kind: 'custom' },

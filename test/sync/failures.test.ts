@@ -65,7 +65,12 @@ describe('a write the source rejects', () => {
 
     expect(run.status).toBe('succeeded');
     expect(run.counts.source.created).toBe(2);
-    expect(world.members().map((r) => r.email).sort()).toEqual(['al@x.io', 'bea@x.io']);
+    expect(
+      world
+        .members()
+        .map((r) => r.email)
+        .sort(),
+    ).toEqual(['al@x.io', 'bea@x.io']);
     const issues = await world.openIssues();
     expect(issues).toHaveLength(1);
     expect(issues[0]).toMatchObject({ kind: 'write_failed', users: [long.id] });

@@ -3,7 +3,7 @@
  * invalid_value), the filter, and the mass-change guard, through the real runner.
  */
 import { describe, expect, it } from 'vitest';
-import { expectNoChanges, runOf, useSyncFixture } from '../support/sync-fixture.js';
+import { CLUB_SCHEMA, expectNoChanges, runOf, useSyncFixture } from '../support/sync-fixture.js';
 
 const { clubWorld } = useSyncFixture();
 
@@ -67,25 +67,44 @@ describe('rows held back by an issue', () => {
   });
 
   it('a value that cannot be converted opens invalid_value; the rest of the row syncs', async () => {
-    const world = await clubWorld();
-    const key = world.addMember({ email: 'lu@x.io', name: 'Lu', plan: 'pro', signup: 'last tuesday' });
+    const schema = CLUB_SCHEMA.replace('status text', 'status text, photo text');
+    const fields = { email: 'email', name: 'Full-Name', avatar: 'photo', userId: 'app_user_id' };
+    const world = await clubWorld({ fields }, schema);
+    const key = world.addMember({ email: 'lu@x.io', name: 'Lu', plan: 'pro' });
+    world.setMember(key, 'photo', 'lu.png');
 
     await world.sync();
 
     const lu = await world.user('lu@x.io');
-    expect(lu).toMatchObject({ name: 'Lu', custom: { plan: 'pro' } });
-    expect(world.member(key)).toMatchObject({ app_user_id: lu.id, signup_date: 'last tuesday' });
+    expect(lu).toMatchObject({ name: 'Lu', avatar: null, custom: { plan: 'pro' } });
+    expect(world.member(key)).toMatchObject({ app_user_id: lu.id, photo: 'lu.png' });
     const [issue] = await world.openIssues('invalid_value');
     expect(issue).toMatchObject({ rows: [key] });
-    expect(issue?.message).toContain('signup_date');
+    expect(issue?.message).toContain('photo');
 
-    // On a linked row too: the bad date is skipped, the name change still flows.
-    world.setMember(key, 'signup_date', '2024-02-30');
+    // Seen again: skipped again, and the name change still flows.
     world.setMember(key, 'Full-Name', 'Lucy');
     await world.sync();
-
     expect((await world.user('lu@x.io')).name).toBe('Lucy');
     expect(await world.openIssues('invalid_value')).toHaveLength(1);
+  });
+
+  it('an unreadable value in an app-owned column is overwritten with the app value', async () => {
+    const world = await clubWorld();
+    const key = world.addMember({ email: 'mo@x.io', name: 'Mo', signup: 'last tuesday' });
+
+    await world.sync();
+
+    // A new user would take the source's createdAt; this one cannot be read, so it is reported once.
+    const mo = await world.user('mo@x.io');
+    expect(world.member(key)).toMatchObject({ signup_date: mo.createdAt });
+    expect(await world.openIssues('invalid_value')).toHaveLength(1);
+
+    world.setMember(key, 'signup_date', '2024-02-30');
+    await world.sync();
+
+    expect(world.member(key)).toMatchObject({ signup_date: mo.createdAt });
+    expect(await world.openIssues('invalid_value')).toEqual([]);
   });
 });
 
