@@ -8,9 +8,17 @@ import { mappedColumns, type MappedField } from './fields.js';
 import type { IssueReport } from './issue.js';
 import type { Baseline, LinkState } from './link.js';
 import { mergeFields, type FieldMerge } from './merge-fields.js';
-import { emailKey, parseEmail, type Canonical } from './normalize.js';
+import { emailKey, parseEmail, type Canonical, type EmailParse } from './normalize.js';
 import * as issues from './plan-issues.js';
-import type { FieldConflict, PlanAction, PlanContext, PlanInput, RowCreate, SyncPlan } from './plan.js';
+import type {
+  FieldConflict,
+  PlanAction,
+  PlanContext,
+  PlanInput,
+  QuietRow,
+  RowCreate,
+  SyncPlan,
+} from './plan.js';
 import { asDirectoryUser, newUserFromRow } from './plan-import.js';
 import { appCanonical, appValue, isEmptyPatch } from './user-values.js';
 import type { DirectoryUser, UserPatch } from './user.js';
@@ -31,6 +39,8 @@ interface Pass {
   readonly usersById: Map<string, DirectoryUser>;
   readonly liveByEmail: Map<string, DirectoryUser>;
   readonly seenKeys: Set<string>;
+  /** Quiet rows' keys → their linked users. */
+  readonly quietUsers: Map<string, string>;
   /** Links whose row this pass found (by key or, for a re-created row, by email). */
   readonly handledLinks: Set<string>;
   /** Users that have a row in this source (or are held back by an issue): never exported. */
@@ -48,7 +58,7 @@ interface Pass {
 
 export function planSync(ctx: PlanContext, input: PlanInput): SyncPlan {
   const pass = startPass(ctx, input);
-  const unique = readRows(pass, input.rows);
+  const unique = readRows(pass, input.rows, input.quietRows ?? []);
   planRows(pass, unique);
   planMissingRows(pass, input.links);
   planAppOnlyUsers(pass, input.users);
@@ -63,7 +73,8 @@ function startPass(ctx: PlanContext, input: PlanInput): Pass {
     linkByUser: new Map(input.links.map((l) => [l.userId, l])),
     usersById: new Map(input.users.map((u) => [u.id, u])),
     liveByEmail: new Map(live.map((u) => [emailKey(u.email), u])),
-    seenKeys: new Set(input.rows.map((r) => r.key)),
+    seenKeys: new Set([...input.rows.map((r) => r.key), ...(input.quietRows ?? []).map((q) => q.key)]),
+    quietUsers: new Map((input.quietRows ?? []).map((q) => [q.key, q.userId])),
     handledLinks: new Set(),
     claimed: new Set(),
     emailOnRow: new Set(),
@@ -76,38 +87,52 @@ function startPass(ctx: PlanContext, input: PlanInput): Pass {
   };
 }
 
+/** A row as the planner reads it: in full, or quiet (known to agree with its link: see QuietRow). */
+interface Entry {
+  readonly key: string;
+  readonly row: SourceRow | null;
+  readonly quiet: QuietRow | null;
+}
+
 /** Valid rows with an email no other row has; everything else becomes an issue. */
-function readRows(pass: Pass, rows: readonly SourceRow[]): Array<[SourceRow, Email]> {
+function readRows(
+  pass: Pass,
+  rows: readonly SourceRow[],
+  quietRows: readonly QuietRow[],
+): Array<[SourceRow, Email]> {
   const { ctx } = pass;
-  const byKey = groupBy(rows, (r) => r.key);
-  const byEmail = new Map<string, Array<[SourceRow, Email]>>();
-  for (const [key, group] of byKey) {
-    const row = group[0]!;
+  const entries: Entry[] = rows.map((row) => ({ key: row.key, row, quiet: null }));
+  for (const quiet of quietRows) entries.push({ key: quiet.key, row: null, quiet });
+  const byEmail = new Map<string, Array<[Entry, Email]>>();
+  for (const [key, group] of groupBy(entries, (e) => e.key)) {
+    const parsed = group.map((e) => emailOf(ctx, e));
     // A user whose email is on any row already has its row: never create a second one.
-    for (const r of group) claimEmailOwner(pass, r.values[ctx.mapping.emailColumn]);
+    for (const email of parsed) claimEmailOwner(pass, email);
     if (group.length > 1) {
       hold(pass, issues.duplicateKey(ctx.connection, key, group.length), group.length, key);
       continue;
     }
-    const parsed = parseEmail(row.values[ctx.mapping.emailColumn]);
-    if (!parsed.ok) {
+    const email = parsed[0]!;
+    if (!email.ok) {
       const userId = pass.linksByKey.get(key)?.userId ?? null;
-      hold(pass, issues.invalidEmail(ctx.connection, key, parsed.reason, userId), 1, key);
+      hold(pass, issues.invalidEmail(ctx.connection, key, email.reason, userId), 1, key);
       continue;
     }
-    const entry = byEmail.get(parsed.key) ?? [];
-    entry.push([row, parsed]);
-    byEmail.set(parsed.key, entry);
+    const entry = byEmail.get(email.key) ?? [];
+    entry.push([group[0]!, email]);
+    byEmail.set(email.key, entry);
   }
   const unique: Array<[SourceRow, Email]> = [];
   for (const [email, group] of byEmail) {
     if (group.length === 1) {
-      unique.push(group[0]!);
+      const [entry, parsed] = group[0]!;
+      if (entry.row) unique.push([entry.row, parsed]);
+      else planQuietRow(pass, entry.quiet!);
       continue;
     }
     // SPEC §3: several rows share one email → none of them syncs.
-    const keys = group.map(([r]) => r.key);
-    const users = new Set(keys.map((k) => pass.linksByKey.get(k)?.userId).filter((id) => id !== undefined));
+    const keys = group.map(([e]) => e.key).sort(naturalOrder);
+    const users = new Set(keys.map((k) => linkedUserOf(pass, k)).filter((id) => id !== undefined));
     const owner = pass.liveByEmail.get(email);
     if (owner) users.add(owner.id);
     hold(pass, issues.duplicateEmail(ctx.connection, email, keys, [...users]), keys.length, ...keys);
@@ -115,9 +140,24 @@ function readRows(pass: Pass, rows: readonly SourceRow[]): Array<[SourceRow, Ema
   return unique;
 }
 
-function claimEmailOwner(pass: Pass, raw: unknown): void {
-  const parsed = parseEmail(raw);
-  const owner = parsed.ok ? pass.liveByEmail.get(parsed.key) : undefined;
+function emailOf(ctx: PlanContext, entry: Entry): EmailParse {
+  if (entry.quiet) return { ok: true, email: entry.quiet.emailKey, key: entry.quiet.emailKey };
+  return parseEmail(entry.row!.values[ctx.mapping.emailColumn]);
+}
+
+/** A quiet row with an email of its own agrees with its user on every field: nothing to do. */
+function planQuietRow(pass: Pass, quiet: QuietRow): void {
+  pass.unchanged += 1;
+  pass.claimed.add(quiet.userId);
+  pass.handledLinks.add(quiet.key);
+}
+
+function linkedUserOf(pass: Pass, key: string): string | undefined {
+  return pass.linksByKey.get(key)?.userId ?? pass.quietUsers.get(key);
+}
+
+function claimEmailOwner(pass: Pass, email: EmailParse): void {
+  const owner = email.ok ? pass.liveByEmail.get(email.key) : undefined;
   if (owner) pass.emailOnRow.add(owner.id);
 }
 
@@ -126,8 +166,8 @@ function hold(pass: Pass, issue: IssueReport, rowCount: number, ...keys: string[
   pass.issues.push(issue);
   pass.skipped += rowCount;
   for (const key of keys) {
-    const link = pass.linksByKey.get(key);
-    if (link) pass.claimed.add(link.userId);
+    const userId = linkedUserOf(pass, key);
+    if (userId !== undefined) pass.claimed.add(userId);
   }
 }
 
@@ -466,6 +506,11 @@ function pick(
   const out: Record<string, unknown> = {};
   for (const column of columns) out[column] = values[column] ?? null;
   return out;
+}
+
+/** "2" before "10": keys are often numbers as text. */
+function naturalOrder(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
 }
 
 function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {

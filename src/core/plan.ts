@@ -43,6 +43,19 @@ export interface PlanInput {
   readonly rows: readonly SourceRow[];
   readonly users: readonly DirectoryUser[];
   readonly links: readonly LinkState[];
+  /**
+   * Rows read but not passed in full because they agree with their link (see
+   * `core/quiet-row.ts`): they still count for keys and emails seen, duplicates and claims.
+   * Their users and links need not be in `users` and `links`.
+   */
+  readonly quietRows?: readonly QuietRow[];
+}
+
+/** A row whose pair is known to need nothing, unless it turns out to share its email or key. */
+export interface QuietRow {
+  readonly key: string;
+  readonly emailKey: string;
+  readonly userId: string;
 }
 
 /** A conditional write to an existing row (SPEC §3: a concurrent edit is not overwritten). */

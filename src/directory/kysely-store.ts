@@ -33,7 +33,7 @@ import type {
   UserListOptions,
 } from './store.js';
 import { createUser, deleteUser, updateUser } from './user-writes.js';
-import { countUsers, findUserByEmail, getUser, listUsers, scanUsers } from './users.js';
+import { countUsers, findUserByEmail, getUser, getUsers, listUsers, scanUsers } from './users.js';
 
 export class KyselyDirectoryStore implements DirectoryStore {
   readonly dialect: DirectoryDialect['name'];
@@ -57,6 +57,9 @@ export class KyselyDirectoryStore implements DirectoryStore {
   }
   getUser(id: string): Promise<DirectoryUser | null> {
     return getUser(this.db, id);
+  }
+  getUsers(ids: readonly string[]): Promise<DirectoryUser[]> {
+    return getUsers(this.db, ids);
   }
   findUserByEmail(email: string): Promise<DirectoryUser | null> {
     return findUserByEmail(this.db, email);

@@ -124,6 +124,8 @@ export interface DirectoryStore {
   scanUsers(pageSize: number, options?: { includeDeleted?: boolean }): AsyncIterable<DirectoryUser[]>;
   listUsers(options?: UserListOptions): Promise<DirectoryUser[]>;
   getUser(id: string): Promise<DirectoryUser | null>;
+  /** Users by id, tombstones included; ids not found are left out. */
+  getUsers(ids: readonly string[]): Promise<DirectoryUser[]>;
   /** The live (not deleted) user with this email, matched case-insensitively after trimming. */
   findUserByEmail(email: string): Promise<DirectoryUser | null>;
   countUsers(): Promise<number>;

@@ -37,6 +37,20 @@ export async function getUser(db: Kysely<Database>, id: string): Promise<Directo
   return row === null ? null : toUser(row);
 }
 
+/** Users by id, tombstones included (chunked to stay under SQL parameter limits). */
+export async function getUsers(db: Kysely<Database>, ids: readonly string[]): Promise<DirectoryUser[]> {
+  const users: DirectoryUser[] = [];
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', 'in', ids.slice(i, i + 500))
+      .execute();
+    for (const row of rows) users.push(toUser(row));
+  }
+  return users;
+}
+
 export async function findUserByEmail(db: Kysely<Database>, email: string): Promise<DirectoryUser | null> {
   const row = await db
     .selectFrom('users')

@@ -1,16 +1,23 @@
 /**
- * The read side of a sync: open the source, check the mapping against its columns, read
- * every row, user and link, and plan. Nothing is written here, so a dry run is just this.
+ * The read side of a sync: open the source, check the mapping against its columns, digest
+ * the directory, stream the rows past the digests, load in full only what needs work, and
+ * plan. Nothing is written here, so a dry run is just this.
  */
 import type { ConnectionConfig, LoadedConfig } from '../config.js';
 import type { SourceConnector, SourceDescription, SourceRow } from '../connectors/connector.js';
 import { createConnector } from '../connectors/index.js';
 import { UsersyncError } from '../core/errors.js';
 import { mappedColumns, type MappedField } from '../core/fields.js';
-import type { LinkState } from '../core/link.js';
 import { planSync } from '../core/plan-sync.js';
-import type { PlanContext, SyncMode, SyncPlan } from '../core/plan.js';
-import type { DirectoryUser } from '../core/user.js';
+import type { PlanContext, QuietRow, SyncMode, SyncPlan } from '../core/plan.js';
+import {
+  addLink,
+  addUser,
+  emptyDirectoryDigest,
+  neededForPlan,
+  splitRows,
+  type DirectoryDigest,
+} from '../core/quiet-row.js';
 import type { DirectoryStore } from '../directory/store.js';
 import { effectiveMode, mappingOf, planContext } from './plan-context.js';
 import type { SyncProgress } from './sync-result.js';
@@ -62,19 +69,26 @@ export async function readAndPlan(
     const columns = connection.filter
       ? description.columns.map((c) => c.name)
       : mappedColumns(mappingOf(connection, source.keyColumn));
-    const rows = await readRows(source, columns, (rowsRead) =>
-      options.onProgress?.({ connection: connection.name, phase: 'read', rows: rowsRead }),
-    );
-    const users = await collect(store.scanUsers(PAGE_SIZE, { includeDeleted: true }));
-    const links: LinkState[] = await collect(store.scanLinks(connection.name, PAGE_SIZE));
+    const directory = await digestDirectory(store, connection);
     const ctx = planContext(connection, {
       mode,
       keyColumn: source.keyColumn,
-      totalUsers: countLive(users),
+      totalUsers: countLive(directory),
       approveMassChange: options.approveMassChange ?? false,
       suspendedElsewhere: await store.suspendedElsewhere(connection.name),
     });
-    const plan = planSync(ctx, { rows, users, links });
+    // Rows stream through page by page; only those that need work are kept whole.
+    const split = { rows: [] as SourceRow[], quietRows: [] as QuietRow[] };
+    const seen = new Set<string>();
+    for await (const page of source.scan({ columns, pageSize: PAGE_SIZE })) {
+      splitRows(ctx, page, directory, split);
+      for (const row of page) seen.add(row.key);
+      options.onProgress?.({ connection: connection.name, phase: 'read', rows: seen.size });
+    }
+    const { userIds, linkKeys } = neededForPlan(ctx, split.rows, seen, directory);
+    const users = await store.getUsers([...userIds]);
+    const links = await store.findLinks(connection.name, [...linkKeys]);
+    const plan = planSync(ctx, { rows: split.rows, quietRows: split.quietRows, users, links });
     options.onProgress?.({ connection: connection.name, phase: 'plan', actions: plan.actions.length });
     return { plan, ctx, columns, mode, source };
   } catch (error) {
@@ -83,17 +97,25 @@ export async function readAndPlan(
   }
 }
 
-async function readRows(
-  source: SourceConnector,
-  columns: string[],
-  onPage: (rows: number) => void,
-): Promise<SourceRow[]> {
-  const rows: SourceRow[] = [];
-  for await (const page of source.scan({ columns, pageSize: PAGE_SIZE })) {
-    for (const row of page) rows.push(row);
-    onPage(rows.length);
+/** Every user and this connection's links, as digests: what a sync compares rows with. */
+async function digestDirectory(
+  store: DirectoryStore,
+  connection: ConnectionConfig,
+): Promise<DirectoryDigest> {
+  const digest = emptyDirectoryDigest();
+  for await (const page of store.scanUsers(PAGE_SIZE, { includeDeleted: true })) {
+    for (const user of page) addUser(digest, user, connection.fields);
   }
-  return rows;
+  for await (const page of store.scanLinks(connection.name, PAGE_SIZE)) {
+    for (const link of page) addLink(digest, link, connection.fields);
+  }
+  return digest;
+}
+
+function countLive(directory: DirectoryDigest): number {
+  let n = 0;
+  for (const user of directory.users.values()) if (user.live) n += 1;
+  return n;
 }
 
 /** Appendix A: a column the source does not have is a clear error naming the file and the key. */
@@ -124,16 +146,4 @@ export function checkColumns(
 
 function configKey(field: MappedField): string {
   return field.id.startsWith('custom.') ? field.id : `fields.${field.id}`;
-}
-
-async function collect<T>(pages: AsyncIterable<T[]>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const page of pages) for (const item of page) all.push(item);
-  return all;
-}
-
-function countLive(users: readonly DirectoryUser[]): number {
-  let n = 0;
-  for (const user of users) if (user.deletedAt === null) n += 1;
-  return n;
 }

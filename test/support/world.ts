@@ -7,7 +7,8 @@ import type { SourceRow } from '../../src/connectors/connector.js';
 import type { Mapping, MappedField } from '../../src/core/fields.js';
 import type { LinkState } from '../../src/core/link.js';
 import { planSync } from '../../src/core/plan-sync.js';
-import type { PlanContext, SyncPlan } from '../../src/core/plan.js';
+import type { PlanContext, QuietRow, SyncPlan } from '../../src/core/plan.js';
+import * as digests from '../../src/core/quiet-row.js';
 import type { DirectoryUser, UserPatch } from '../../src/core/user.js';
 
 export type Row = Record<string, unknown>;
@@ -78,6 +79,32 @@ export function addUser(world: World, fields: Partial<DirectoryUser> & { email: 
   };
   world.users.set(user.id, user);
   return user;
+}
+
+/**
+ * The plan as the runner makes it: rows that agree with their link reduced to quiet rows,
+ * and only the users and links the planner needs (src/core/quiet-row.ts).
+ */
+export function planFromDigests(world: World, overrides: Partial<PlanContext> = {}): SyncPlan {
+  const ctx = context(world, overrides);
+  const digest = digests.emptyDirectoryDigest();
+  for (const user of world.users.values()) digests.addUser(digest, user, ctx.mapping.fields);
+  for (const link of world.links.values()) digests.addLink(digest, link, ctx.mapping.fields);
+  const split = { rows: [] as SourceRow[], quietRows: [] as QuietRow[] };
+  digests.splitRows(
+    ctx,
+    [...world.rows].map(([key, values]) => ({ key, values })),
+    digest,
+    split,
+  );
+  const seen = new Set(world.rows.keys());
+  const { userIds, linkKeys } = digests.neededForPlan(ctx, split.rows, seen, digest);
+  return planSync(ctx, {
+    rows: split.rows,
+    quietRows: split.quietRows,
+    users: [...world.users.values()].filter((u) => userIds.has(u.id)),
+    links: [...world.links.values()].filter((l) => linkKeys.has(l.key)),
+  });
 }
 
 export function plan(world: World, overrides: Partial<PlanContext> = {}): SyncPlan {
