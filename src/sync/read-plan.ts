@@ -63,12 +63,7 @@ export async function readAndPlan(
   const mode = effectiveMode(connection, await store.getConnectionState(connection.name));
   const source = await openSource(config, connection, mode);
   try {
-    const description = await source.describe();
-    checkColumns(config, connection, description, source.keyColumn);
-    // A filter may name any column, so read them all then; otherwise just the mapped ones.
-    const columns = connection.filter
-      ? description.columns.map((c) => c.name)
-      : mappedColumns(mappingOf(connection, source.keyColumn));
+    const columns = await columnsToRead(config, connection, source);
     const directory = await digestDirectory(store, connection);
     const ctx = planContext(connection, {
       mode,
@@ -95,6 +90,20 @@ export async function readAndPlan(
     await source.close();
     throw error;
   }
+}
+
+/** Checks the mapping against the source's columns; returns the columns a sync reads. */
+export async function columnsToRead(
+  config: LoadedConfig,
+  connection: ConnectionConfig,
+  source: SourceConnector,
+): Promise<string[]> {
+  const description = await source.describe();
+  checkColumns(config, connection, description, source.keyColumn);
+  // A filter may name any column, so read them all then; otherwise just the mapped ones.
+  return connection.filter
+    ? description.columns.map((c) => c.name)
+    : mappedColumns(mappingOf(connection, source.keyColumn));
 }
 
 /** Every user and this connection's links, as digests: what a sync compares rows with. */

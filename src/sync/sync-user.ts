@@ -6,7 +6,6 @@
  */
 import type { ConnectionConfig } from '../config.js';
 import type { SourceConnector, SourceRow } from '../connectors/connector.js';
-import { mappedColumns } from '../core/fields.js';
 import type { LinkState } from '../core/link.js';
 import { planSync } from '../core/plan-sync.js';
 import type { DirectoryUser } from '../core/user.js';
@@ -14,8 +13,8 @@ import type { DirectoryStore } from '../directory/store.js';
 import { applyPlan } from './apply-plan.js';
 import { settleCreatedRows, withSettled } from './settle-created.js';
 import { emptyCounts } from './counts.js';
-import { effectiveMode, mappingOf, planContext } from './plan-context.js';
-import { checkColumns, openSource } from './read-plan.js';
+import { effectiveMode, planContext } from './plan-context.js';
+import { columnsToRead, openSource } from './read-plan.js';
 import { acquireRunLock, newLockOwner } from './run-lock.js';
 import { connectionFailed, type SyncServices } from './run-sync.js';
 import type { SyncResult } from './sync-result.js';
@@ -62,12 +61,7 @@ export async function syncUser(
       const mode = effectiveMode(connection, await store.getConnectionState(connection.name));
       const source = await openSource(config, connection, mode);
       try {
-        const description = await source.describe();
-        checkColumns(config, connection, description, source.keyColumn);
-        // A filter may name any column, so read them all then; otherwise just the mapped ones.
-        const columns = connection.filter
-          ? description.columns.map((c) => c.name)
-          : mappedColumns(mappingOf(connection, source.keyColumn));
+        const columns = await columnsToRead(config, connection, source);
         const scope = await readScope(store, source, connection, userId, columns);
         const ctx = planContext(connection, {
           mode,
