@@ -1,13 +1,29 @@
 /**
  * What differs between directory databases, kept behind one small interface so the
- * store's queries never branch on the database kind (SQLite now, PostgreSQL next).
+ * store's queries never branch on the database kind. Each database is one folder
+ * (`sqlite/`, `postgres/`) that builds one of these.
  */
-import type { Dialect } from 'kysely';
+import type { Dialect, Kysely } from 'kysely';
 
 export interface DirectoryDialect {
   readonly name: 'sqlite' | 'postgres';
-  /** Kysely's dialect: driver, adapter, compiler, introspector. */
+  /** Kysely's dialect: driver (with its transaction start), adapter, compiler, introspector. */
   readonly kysely: Dialect;
-  /** True when a driver error is a unique-constraint violation (a concurrent writer won a race). */
+  /**
+   * The schema that holds the migration bookkeeping tables; undefined: the connection's
+   * default. PostgreSQL names it, because Kysely's Migrator otherwise looks for its tables
+   * in every schema of the database and would take another directory's for ours.
+   */
+  readonly migrationSchema?: string;
+  /**
+   * Runs once before the migrations: the first contact with the database, so it also
+   * turns "cannot reach / log in / find it" into an actionable error, and creates what the
+   * migrations need (PostgreSQL: the schema).
+   */
+  prepare?(db: Kysely<unknown>): Promise<void>;
+  /**
+   * True when a driver error is a unique-constraint violation (a concurrent writer won a
+   * race). Never for a primary key: a reused id is a bug to surface, not a lost race.
+   */
   isUniqueViolation(error: unknown): boolean;
 }

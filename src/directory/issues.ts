@@ -1,6 +1,7 @@
 /** Sync issues (SPEC §4): opened when first seen, updated when seen again, resolved when gone. */
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
+import { sql } from 'kysely';
 import type { IssueKind, IssueReport } from '../core/issue.js';
 import type { Database, IssuesTable } from './schema.js';
 import type { IssueRecord, IssueStatus } from './store.js';
@@ -57,14 +58,8 @@ export async function recordIssues(
     const open = await openIssues(trx, connection);
     const opened: IssueRecord[] = [];
     for (const report of reports.values()) {
-      const existing = open.get(report.fingerprint);
-      if (existing === undefined) opened.push(await openIssue(trx, connection, runId, report, now));
-      else
-        await trx
-          .updateTable('issues')
-          .set(sighting(report, runId, now))
-          .where('id', '=', existing.id)
-          .execute();
+      const sighted = await sightIssue(trx, connection, runId, report, now);
+      if (sighted.opened) opened.push(sighted.issue);
     }
     if (!options.resolveUnseen) return { opened, resolved: [] };
     const keep = new Set(options.keep ?? []);
@@ -83,13 +78,19 @@ async function openIssues(db: Kysely<Database>, connection: string): Promise<Map
   return new Map(rows.map((row) => [row.fingerprint, row]));
 }
 
-async function openIssue(
+/**
+ * Opens an issue for the report, or updates the open one with its fingerprint, in one
+ * statement: the partial unique index (one open issue per connection and fingerprint) is
+ * the conflict target, so a process that opened the same issue a moment ago (even in a
+ * transaction not committed yet) makes this an update rather than a second issue.
+ */
+async function sightIssue(
   db: Kysely<Database>,
   connection: string,
   runId: string | null,
   report: IssueReport,
   now: string,
-): Promise<IssueRecord> {
+): Promise<{ opened: boolean; issue: IssueRecord }> {
   const row: IssueRow = {
     id: randomUUID(),
     connection,
@@ -99,8 +100,19 @@ async function openIssue(
     resolved_at: null,
     ...sighting(report, runId, now),
   };
-  await db.insertInto('issues').values(row).execute();
-  return toIssue(row);
+  const stored = await db
+    .insertInto('issues')
+    .values(row)
+    .onConflict((conflict) =>
+      conflict
+        .columns(['connection', 'fingerprint'])
+        // A literal, as in the index: both databases match a partial index by its predicate's text.
+        .where(sql.ref('status'), '=', sql.lit('open'))
+        .doUpdateSet(sighting(report, runId, now)),
+    )
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return { opened: stored.id === row.id, issue: toIssue(stored) };
 }
 
 async function resolveIssues(

@@ -1,5 +1,6 @@
 /**
- * Opening the directory named in the config (`directory: sqlite:./usersync.db`). Adding a
+ * Opening the directory named in the config (`directory: sqlite:./usersync.db` or
+ * `postgres://user@host:5432/db?schema=usersync`). Adding a
  * database kind means one more dialect here and one dialect folder; the store is shared.
  */
 import { isAbsolute, resolve } from 'node:path';
@@ -8,6 +9,7 @@ import { UsersyncError } from '../core/errors.js';
 import type { DirectoryDialect } from './dialect.js';
 import { KyselyDirectoryStore } from './kysely-store.js';
 import { migrateDirectory } from './migrations/index.js';
+import { createPostgresDirectoryDialect } from './postgres/postgres-dialect.js';
 import type { Database } from './schema.js';
 import { createSqliteDirectoryDialect } from './sqlite/sqlite-dialect.js';
 import type { DirectoryStore } from './store.js';
@@ -17,7 +19,8 @@ export interface OpenDirectoryOptions {
   baseDir?: string;
 }
 
-const SUPPORTED = 'sqlite:PATH (for example sqlite:./usersync.db)';
+const SUPPORTED =
+  'sqlite:PATH (for example sqlite:./usersync.db) or postgres://USER@HOST:PORT/DATABASE (optionally ?schema=NAME)';
 
 /** Opens the directory and brings its schema up to date. */
 export async function openDirectory(
@@ -27,7 +30,8 @@ export async function openDirectory(
   const dialect = dialectFor(url, options.baseDir ?? process.cwd());
   const db = new Kysely<Database>({ dialect: dialect.kysely });
   try {
-    await migrateDirectory(db as Kysely<unknown>);
+    await dialect.prepare?.(db as Kysely<unknown>);
+    await migrateDirectory(db as Kysely<unknown>, dialect.migrationSchema);
   } catch (error) {
     await db.destroy();
     throw error;
@@ -38,12 +42,7 @@ export async function openDirectory(
 function dialectFor(url: string, baseDir: string): DirectoryDialect {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   if (scheme === 'sqlite') return openSqlite(sqlitePath(url, baseDir));
-  if (scheme === 'postgres' || scheme === 'postgresql') {
-    throw new UsersyncError(
-      'config.invalid',
-      'PostgreSQL directories arrive in the next release. For now set `directory` to sqlite:PATH (for example sqlite:./usersync.db).',
-    );
-  }
+  if (scheme === 'postgres' || scheme === 'postgresql') return createPostgresDirectoryDialect(url);
   // Only the scheme is repeated: the rest of a URL may hold a password.
   const named = scheme === undefined ? 'has no scheme' : `uses the unsupported scheme "${scheme}:"`;
   throw new UsersyncError('config.invalid', `The directory URL ${named}. Supported: ${SUPPORTED}.`);

@@ -163,6 +163,13 @@ export async function liveUserRow(
   return row;
 }
 
+/**
+ * A patch made at a known version that has moved on returns null. Without one, the patch
+ * applies to whatever the user is now: if another process writes the user between the read
+ * and the conditional write (only possible on PostgreSQL; SQLite's write lock is taken at
+ * `begin`), the transaction reads it again and patches the new version, so neither write
+ * is lost. Read committed lets a later statement of the same transaction see that commit.
+ */
 export async function updateUser(
   db: Kysely<Database>,
   id: string,
@@ -171,27 +178,42 @@ export async function updateUser(
 ): Promise<DirectoryUser | null> {
   const now = new Date().toISOString();
   return db.transaction().execute(async (trx) => {
-    const current = await liveUserRow(trx, id, expectedVersion);
-    if (current === null) return null;
-    const outcome = await patchUser(trx, current, patch, now);
-    if (outcome.type === 'conflict') throw outcome.error;
-    return outcome.type === 'ok' ? outcome.user : null;
+    for (let attempt = 1; ; attempt++) {
+      const current = await liveUserRow(trx, id, expectedVersion);
+      if (current === null) return null;
+      const outcome = await patchUser(trx, current, patch, now);
+      if (outcome.type === 'conflict') throw outcome.error;
+      if (outcome.type === 'ok') return outcome.user;
+      if (expectedVersion !== undefined) return null;
+      if (attempt === MAX_PATCH_ATTEMPTS) throw busyUser(id);
+    }
   });
 }
 
-/** Tombstones the user (SPEC §3: its source rows are deleted by the next sync, then it can go). */
+const MAX_PATCH_ATTEMPTS = 5;
+
+function busyUser(id: string): UsersyncError {
+  return new UsersyncError(
+    'directory.conflict',
+    `User ${id} changed ${MAX_PATCH_ATTEMPTS} times while this update was being applied. Retry.`,
+  );
+}
+
+/**
+ * Tombstones the user (SPEC §3: its source rows are deleted by the next sync, then it can
+ * go). One statement, bumping the version in SQL, so a concurrent patch is never undone.
+ */
 export async function deleteUser(db: Kysely<Database>, id: string): Promise<DirectoryUser | null> {
   const now = new Date().toISOString();
-  return db.transaction().execute(async (trx) => {
-    const current = await getUserRow(trx, id);
-    if (current === null) return null;
-    if (current.deleted_at !== null) return toUser(current);
-    const version = Number(current.version) + 1;
-    await trx
-      .updateTable('users')
-      .set({ deleted_at: now, version, updated_at: now })
-      .where('id', '=', id)
-      .execute();
-    return toUser({ ...current, deleted_at: now, version, updated_at: now });
-  });
+  const deleted = await db
+    .updateTable('users')
+    .set((eb) => ({ deleted_at: now, version: eb('version', '+', 1), updated_at: now }))
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null)
+    .returningAll()
+    .executeTakeFirst();
+  if (deleted !== undefined) return toUser(deleted);
+  // Missing, or deleted already (deleting again changes nothing).
+  const row = await getUserRow(db, id);
+  return row === null ? null : toUser(row);
 }

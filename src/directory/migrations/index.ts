@@ -15,13 +15,19 @@ const provider: MigrationProvider = {
   getMigrations: () => Promise.resolve(MIGRATIONS),
 };
 
-/** Brings the directory's schema up to date; a no-op when it already is. */
-export async function migrateDirectory(db: Kysely<unknown>): Promise<void> {
+/**
+ * Brings the directory's schema up to date; a no-op when it already is. Safe when several
+ * processes open a new directory at once: Kysely's Migrator takes a lock (an advisory lock
+ * on PostgreSQL) and reads what is applied only once it holds it.
+ * `tableSchema`: where the migration bookkeeping tables live (see DirectoryDialect).
+ */
+export async function migrateDirectory(db: Kysely<unknown>, tableSchema?: string): Promise<void> {
   const migrator = new Migrator({
     db,
     provider,
     migrationTableName: 'usersync_migration',
     migrationLockTableName: 'usersync_migration_lock',
+    ...(tableSchema === undefined ? {} : { migrationTableSchema: tableSchema }),
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error === undefined) return;

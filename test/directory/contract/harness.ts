@@ -1,6 +1,6 @@
 /**
  * What the directory contract suite runs against: a factory for a fresh, empty directory
- * per test (its own SQLite file; next milestone, its own PostgreSQL schema).
+ * per test (its own SQLite file, or its own PostgreSQL schema).
  */
 import { afterEach } from 'vitest';
 import type { LinkState } from '../../../src/core/link.js';

@@ -1,6 +1,6 @@
 /**
- * The directory contract: the behaviour every directory database passes (SQLite now,
- * PostgreSQL next), run by one test file per dialect with its own `makeStore`.
+ * The directory contract: the behaviour every directory database passes (SQLite and
+ * PostgreSQL), run by one test file per dialect with its own `makeStore`.
  */
 import { describe, expect, it } from 'vitest';
 import { describeBatch } from './batch.js';
