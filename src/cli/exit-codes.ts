@@ -6,7 +6,7 @@ import type { ErrorCode } from '../core/errors.js';
 export const EXIT = {
   /** Every run finished (possibly with issues). */
   ok: 0,
-  /** A run failed (source unreachable, wrong table…) or could not start (another run held the lock). */
+  /** A run failed (source unreachable, wrong table…) or could not start (another run held the lock, the directory is down). */
   runFailed: 1,
   /** Bad usage, bad config, bad input: nothing was changed. */
   usage: 2,
@@ -18,6 +18,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   'usage.invalid': EXIT.usage,
   not_found: EXIT.usage,
   'directory.invalid': EXIT.usage,
+  'directory.unreachable': EXIT.runFailed,
   'directory.conflict': EXIT.usage,
   'source.unreachable': EXIT.runFailed,
   'source.invalid': EXIT.runFailed,

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'source.read_only'
   | 'source.write_rejected'
   | 'directory.invalid'
+  | 'directory.unreachable'
   | 'directory.conflict'
   | 'run.locked'
   | 'not_found';

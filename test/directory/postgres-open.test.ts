@@ -127,9 +127,9 @@ describe.skipIf(!reachable)('opening a PostgreSQL directory', () => {
     }
   });
 
-  it('an unreachable server is refused with directory.invalid, naming where, never the password', async () => {
+  it('an unreachable server is refused with directory.unreachable, naming where, never the password', async () => {
     const error = await openingError('postgres://usersync:s3cr%40t@127.0.0.1:1/app?schema=x');
-    expect(error).toMatchObject({ code: 'directory.invalid' });
+    expect(error).toMatchObject({ code: 'directory.unreachable' });
     expect(error.message).toContain('usersync@127.0.0.1:1/app');
     expect(error.message).toContain('Check that the server is running');
     expect(error.message).not.toMatch(/s3cr/);

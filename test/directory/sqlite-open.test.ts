@@ -85,7 +85,7 @@ describe('opening a SQLite directory', () => {
       const error = (await openDirectory(`${scheme}://usersync:s3cret@127.0.0.1:1/usersync`).catch(
         (e: unknown) => e,
       )) as Error;
-      expect(error).toMatchObject({ code: 'directory.invalid' });
+      expect(error).toMatchObject({ code: 'directory.unreachable' });
       expect(error.message).toContain('PostgreSQL');
       expect(error.message).toContain('127.0.0.1:1');
       expect(error.message).not.toContain('s3cret');

@@ -38,12 +38,17 @@ export function openError(error: unknown, target: PostgresDirectoryTarget): User
   const { code } = (error ?? {}) as DriverError;
   const reason = driverMessage(error, target);
   const at = `the PostgreSQL directory ${target.where}`;
-  let message: string;
+  // Down or unreachable is a failure to retry; the rest are settings to fix.
   if (typeof code === 'string' && UNREACHABLE.has(code)) {
-    message = `Cannot reach ${at} (${reason}). Check that the server is running and that the host and port in \`directory\` are right.`;
-  } else if (/timeout/i.test(reason)) {
-    message = `Connecting to ${at} timed out. Check that the server is running and reachable from this machine.`;
-  } else if (code === '3D000') {
+    const message = `Cannot reach ${at} (${reason}). Check that the server is running and that the host and port in \`directory\` are right.`;
+    return new UsersyncError('directory.unreachable', message, { cause: error });
+  }
+  if (/timeout/i.test(reason)) {
+    const message = `Connecting to ${at} timed out. Check that the server is running and reachable from this machine.`;
+    return new UsersyncError('directory.unreachable', message, { cause: error });
+  }
+  let message: string;
+  if (code === '3D000') {
     message = `The database "${target.database}" does not exist (${target.where}). Create it (createdb ${target.database}) or fix the database name in \`directory\`.`;
   } else if (code === '28P01' || code === '28000') {
     message = `PostgreSQL refused to log in user "${target.user}" (${reason}). Check the user and password in \`directory\`; keep the password out of the file with \${NAME}.`;
