@@ -1,6 +1,7 @@
 import { UsersyncError } from '../core/errors.js';
 import type { ConnectorFactory, ConnectorSettings, SourceConnector } from './connector.js';
 import { createCsvConnector } from './csv/csv-connector.js';
+import { createMysqlConnector } from './mysql/mysql-connector.js';
 import { createSqliteConnector } from './sqlite/sqlite-connector.js';
 
 /**
@@ -10,6 +11,8 @@ import { createSqliteConnector } from './sqlite/sqlite-connector.js';
 const factories: ReadonlyMap<string, ConnectorFactory> = new Map([
   ['sqlite', createSqliteConnector],
   ['csv', createCsvConnector],
+  ['mysql', createMysqlConnector],
+  ['mariadb', createMysqlConnector],
 ]);
 
 /** Kinds announced in messages so users know what is on the way. */

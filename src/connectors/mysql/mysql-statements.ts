@@ -1,0 +1,141 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { MysqlColumn, MysqlTableRef } from './mysql-schema.js';
+import { isTextColumn, type MysqlValue } from './mysql-value.js';
+
+/**
+ * The SQL the MySQL connector runs, as pure functions you can print
+ * (`statement.compile(db).sql`). Every identifier goes through `sql.id`, so Kysely's
+ * MysqlDialect backtick-quotes it (doubling any backtick inside): names with spaces,
+ * dashes, dots or mixed case are never concatenated into SQL. Values are parameters.
+ */
+
+/** Result columns are aliased `k`, `c0`, `c1` …, so a column named like another's alias cannot clash. */
+export interface SelectedRow {
+  readonly k: unknown;
+  readonly [column: `c${number}`]: unknown;
+}
+
+export interface RowQuery {
+  readonly ref: MysqlTableRef;
+  readonly key: string;
+  readonly columns: readonly string[];
+  readonly conditions: readonly RawBuilder<unknown>[];
+  readonly limit?: number;
+}
+
+const table = (ref: MysqlTableRef) => sql.id(ref.schema, ref.name);
+const column = (name: string) => sql.id(name);
+const and = (conditions: readonly RawBuilder<unknown>[]) => sql.join(conditions, sql` and `);
+
+export function selectRows(query: RowQuery): RawBuilder<SelectedRow> {
+  const key = column(query.key);
+  const selected = [
+    sql`${key} as k`,
+    ...query.columns.map((name, i) => sql`${column(name)} as ${sql.id(`c${i}`)}`),
+  ];
+  // A row whose key is NULL cannot be addressed by key, so it is not the sync's to manage.
+  const where = and([sql`${key} is not null`, ...query.conditions]);
+  const limit = query.limit === undefined ? sql`` : sql` limit ${query.limit}`;
+  return sql<SelectedRow>`select ${sql.join(selected)} from ${table(query.ref)} where ${where} order by ${key}${limit}`;
+}
+
+/**
+ * Keyset pagination. The server compares, with the key column's own collation, exactly
+ * as it sorts for ORDER BY: a case-insensitive VARCHAR key pages in the server's order,
+ * which JavaScript could not reproduce.
+ */
+export function keyAfter(key: string, last: MysqlValue): RawBuilder<unknown> {
+  return sql`${column(key)} > ${last}`;
+}
+
+export function columnIn(name: string, values: readonly MysqlValue[]): RawBuilder<unknown> {
+  return sql`${column(name)} in (${sql.join(values)})`;
+}
+
+/** `lower(trim(col)) in (…)`, the values already trimmed and lower-cased. */
+export function columnInFolded(name: string, values: readonly string[]): RawBuilder<unknown> {
+  return sql`lower(trim(${column(name)})) in (${sql.join(values)})`;
+}
+
+export function columnAtLeast(name: string, value: MysqlValue): RawBuilder<unknown> {
+  return sql`${column(name)} >= ${value}`;
+}
+
+export type ColumnValues = readonly (readonly [MysqlColumn, MysqlValue])[];
+
+/**
+ * Inserts one row. With `returning` (MariaDB 10.5+) the statement hands back the key as
+ * stored, defaults and all; otherwise the caller takes the AUTO_INCREMENT value the
+ * server reports.
+ */
+export function insertRow(
+  ref: MysqlTableRef,
+  key: string,
+  values: ColumnValues,
+  returning: boolean,
+): RawBuilder<{ k: unknown }> {
+  const names = sql.join(values.map(([c]) => column(c.name)));
+  const params = sql.join(values.map(([, value]) => value));
+  const insert =
+    values.length === 0
+      ? sql`insert into ${table(ref)} () values ()`
+      : sql`insert into ${table(ref)} (${names}) values (${params})`;
+  return returning
+    ? sql<{ k: unknown }>`${insert} returning ${column(key)} as k`
+    : sql<{ k: unknown }>`${insert}`;
+}
+
+/**
+ * `col <=> value`: NULL-safe, so an expected NULL matches a NULL (SPEC §3: never
+ * overwrite a concurrent edit). Text is compared with a binary collation: under the
+ * usual case-insensitive one, an edit from "pro" to "Pro" would pass for no change.
+ */
+function holds(target: MysqlColumn, value: MysqlValue): RawBuilder<unknown> {
+  const name = column(target.name);
+  if (value === null) return sql`${name} is null`;
+  if (isTextColumn(target)) return sql`${name} <=> (${String(value)} collate utf8mb4_bin)`;
+  // MySQL's JSON type compares as JSON, never equal to a string; MariaDB's JSON is text.
+  if (target.dataType === 'json') return sql`${name} <=> cast(${value} as json)`;
+  return sql`${name} <=> ${value}`;
+}
+
+function rowHolds(key: string, keyValue: MysqlValue, expect: ColumnValues): RawBuilder<unknown> {
+  return and([sql`${column(key)} = ${keyValue}`, ...expect.map(([target, value]) => holds(target, value))]);
+}
+
+/**
+ * Changes the row only if it still holds the expected values. The pool counts matched
+ * rows (FOUND_ROWS), so 0 affected rows means stale, and a row already holding the new
+ * values still counts as matched.
+ */
+export function updateIfUnchanged(
+  ref: MysqlTableRef,
+  key: string,
+  keyValue: MysqlValue,
+  set: ColumnValues,
+  expect: ColumnValues,
+): RawBuilder<unknown> {
+  const assignments = sql.join(set.map(([c, value]) => sql`${column(c.name)} = ${value}`));
+  return sql`update ${table(ref)} set ${assignments} where ${rowHolds(key, keyValue, expect)}`;
+}
+
+/** How many rows have the key (and hold the expected values). */
+export function countRows(
+  ref: MysqlTableRef,
+  key: string,
+  keyValue: MysqlValue,
+  expect: ColumnValues = [],
+): RawBuilder<{ n: number | string }> {
+  return sql<{
+    n: number | string;
+  }>`select count(*) as n from ${table(ref)} where ${rowHolds(key, keyValue, expect)}`;
+}
+
+export function deleteRow(ref: MysqlTableRef, key: string, keyValue: MysqlValue): RawBuilder<unknown> {
+  return sql`delete from ${table(ref)} where ${column(key)} = ${keyValue}`;
+}
+
+/** Setting a savepoint again under the same name replaces it, so one name serves every row. */
+const ROW_SAVEPOINT = sql.id('usersync_row');
+export const setRowSavepoint = (): RawBuilder<unknown> => sql`savepoint ${ROW_SAVEPOINT}`;
+export const rollbackToRowSavepoint = (): RawBuilder<unknown> => sql`rollback to savepoint ${ROW_SAVEPOINT}`;

@@ -1,0 +1,198 @@
+import type { RawBuilder } from 'kysely';
+import { UsersyncError } from '../../core/errors.js';
+import type { InsertResult, RowInsert, RowUpdate, WriteResult } from '../connector.js';
+import { isRowError, messageOf, mysqlFailure, type MysqlPlace } from './mysql-errors.js';
+import type { MysqlKysely } from './mysql-open.js';
+import { findColumn, isUniqueKey, type MysqlColumn, type MysqlTableInfo } from './mysql-schema.js';
+import {
+  countRows,
+  deleteRow,
+  insertRow,
+  rollbackToRowSavepoint,
+  setRowSavepoint,
+  updateIfUnchanged,
+  type ColumnValues,
+} from './mysql-statements.js';
+import { keyToMysql, toMysqlValue, type MysqlValue } from './mysql-value.js';
+
+/** What a write needs to know about the table it writes to. */
+export interface MysqlWriteTarget {
+  readonly db: MysqlKysely;
+  readonly info: MysqlTableInfo;
+  readonly key: MysqlColumn;
+  /** The server takes `INSERT … RETURNING` (MariaDB 10.5+). */
+  readonly returning: boolean;
+  readonly place: MysqlPlace;
+}
+
+type Failed = { readonly status: 'failed'; readonly error: string };
+
+const OK = { status: 'ok' } as const;
+const STALE = { status: 'stale' } as const;
+
+export function insertRows(target: MysqlWriteTarget, rows: readonly RowInsert[]): Promise<InsertResult[]> {
+  return eachInTransaction(target, 'Inserting rows', rows, (trx, row) => insertOne(trx, target, row));
+}
+
+export function updateRows(target: MysqlWriteTarget, updates: readonly RowUpdate[]): Promise<WriteResult[]> {
+  return eachInTransaction(target, 'Updating rows', updates, (trx, update) => updateOne(trx, target, update));
+}
+
+export function deleteRows(target: MysqlWriteTarget, keys: readonly string[]): Promise<WriteResult[]> {
+  return eachInTransaction(target, 'Deleting rows', keys, (trx, key) => deleteOne(trx, target, key));
+}
+
+/**
+ * One transaction per call, one statement per row, each behind a savepoint: a row the
+ * server rejects (a duplicate, a CHECK, a value that does not fit) is rolled back to its
+ * savepoint and fails alone; the others commit. Any other error (the connection, a
+ * deadlock that ended the transaction) fails the whole call and nothing is committed.
+ */
+async function eachInTransaction<T, R>(
+  target: MysqlWriteTarget,
+  action: string,
+  items: readonly T[],
+  write: (trx: MysqlKysely, item: T) => Promise<R>,
+): Promise<(R | Failed)[]> {
+  if (items.length === 0) return [];
+  let trx: Awaited<ReturnType<ReturnType<MysqlKysely['startTransaction']>['execute']>> | undefined;
+  try {
+    trx = await target.db.startTransaction().execute();
+    const results: (R | Failed)[] = [];
+    for (const item of items) {
+      await setRowSavepoint().execute(trx);
+      try {
+        results.push(await write(trx, item));
+      } catch (error) {
+        if (!isRowError(error)) throw error;
+        // Fails (and so fails the batch) if the server already ended the transaction.
+        await rollbackToRowSavepoint().execute(trx);
+        results.push({ status: 'failed', error: messageOf(error) });
+      }
+    }
+    await trx.commit().execute();
+    return results;
+  } catch (error) {
+    // The first error is the one worth reporting; the rollback also returns the connection.
+    await trx
+      ?.rollback()
+      .execute()
+      .catch(() => undefined);
+    throw mysqlFailure(error, action, target.place);
+  }
+}
+
+async function insertOne(trx: MysqlKysely, target: MysqlWriteTarget, row: RowInsert): Promise<InsertResult> {
+  const { values, keyFrom } = insertValues(target, row);
+  const statement = insertRow(target.info.ref, target.key.name, values, target.returning);
+  const result = await statement.execute(trx);
+  if (target.returning) {
+    const inserted = result.rows[0];
+    if (inserted?.k === null || inserted?.k === undefined) return noKey(target);
+    return { status: 'ok', key: String(inserted.k) };
+  }
+  if (keyFrom !== 'server') return { status: 'ok', key: keyFrom };
+  // AUTO_INCREMENT: the id the server just handed out on this connection.
+  return result.insertId === undefined ? noKey(target) : { status: 'ok', key: String(result.insertId) };
+}
+
+function noKey(target: MysqlWriteTarget): Failed {
+  return {
+    status: 'failed',
+    error: `The row was inserted but ${target.place.where} reported no value for its key "${target.key.name}".`,
+  };
+}
+
+/**
+ * SPEC §8: the key comes from the values, else from the source where it generates one,
+ * else the directory id. `keyFrom` is the key as text, or `server` when only the server knows it.
+ */
+function insertValues(target: MysqlWriteTarget, row: RowInsert): { values: ColumnValues; keyFrom: string } {
+  // An undefined value is left out, so the column's DEFAULT applies.
+  const entries = toEntries(target, row.values, true);
+  const keyName = target.key.name.toLowerCase();
+  const given = entries.find(([c]) => c.name.toLowerCase() === keyName);
+  if (given && given[1] !== null) return { values: entries, keyFrom: String(given[1]) };
+  const others = entries.filter((entry) => entry !== given);
+  const { key } = target;
+  // Without RETURNING only an AUTO_INCREMENT key can be read back (as insertId).
+  const serverFills = key.autoIncrement || (target.returning && (key.hasDefault || key.computed));
+  if (serverFills) return { values: others, keyFrom: 'server' };
+  return { values: [...others, [key, keyToMysql(row.fallbackKey, key)]], keyFrom: row.fallbackKey };
+}
+
+async function updateOne(
+  trx: MysqlKysely,
+  target: MysqlWriteTarget,
+  update: RowUpdate,
+): Promise<WriteResult> {
+  const keyValue = keyToMysql(update.key, target.key);
+  const duplicate = await duplicateKeyError(trx, target, update.key, keyValue);
+  if (duplicate) return { status: 'failed', error: duplicate };
+  const set = toEntries(target, update.set, false);
+  const expect = toEntries(target, update.expect, false);
+  const { ref } = target.info;
+  if (set.length === 0)
+    return (await count(trx, countRows(ref, target.key.name, keyValue, expect))) > 0 ? OK : STALE;
+  const result = await updateIfUnchanged(ref, target.key.name, keyValue, set, expect).execute(trx);
+  // Nothing matched: the row changed or vanished since the sync read it (SPEC §3).
+  return (result.numAffectedRows ?? 0n) === 0n ? STALE : OK;
+}
+
+async function deleteOne(trx: MysqlKysely, target: MysqlWriteTarget, key: string): Promise<WriteResult> {
+  const keyValue = keyToMysql(key, target.key);
+  const duplicate = await duplicateKeyError(trx, target, key, keyValue);
+  if (duplicate) return { status: 'failed', error: duplicate };
+  // A row already gone is what a delete wants, so it is ok too.
+  await deleteRow(target.info.ref, target.key.name, keyValue).execute(trx);
+  return OK;
+}
+
+/** A `key:` that is not unique may repeat; usersync only changes a row it can tell apart. */
+async function duplicateKeyError(
+  trx: MysqlKysely,
+  target: MysqlWriteTarget,
+  key: string,
+  keyValue: MysqlValue,
+): Promise<string | undefined> {
+  if (isUniqueKey(target.info, target.key)) return undefined;
+  const n = await count(trx, countRows(target.info.ref, target.key.name, keyValue));
+  if (n <= 1) return undefined;
+  return (
+    `Key "${key}" matches ${n} rows in ${target.place.where}, so usersync cannot tell which one to change. ` +
+    'Make the key column unique, or set `key:` to a column that is.'
+  );
+}
+
+async function count(trx: MysqlKysely, query: RawBuilder<{ n: unknown }>): Promise<number> {
+  const { rows } = await query.execute(trx);
+  // COUNT(*) is a BIGINT, which the pool returns as text.
+  return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * Column values in each column's own type. A column the table lacks is the mapping's
+ * fault, not the row's: it fails the call before anything is written.
+ */
+function toEntries(
+  target: MysqlWriteTarget,
+  values: Readonly<Record<string, unknown>>,
+  skipUndefined: boolean,
+): ColumnValues {
+  const entries: [MysqlColumn, MysqlValue][] = [];
+  for (const [name, value] of Object.entries(values)) {
+    if (skipUndefined && value === undefined) continue;
+    const column = findColumn(target.info, name);
+    if (!column) throw unknownColumn(target, name);
+    entries.push([column, toMysqlValue(value, column)]);
+  }
+  return entries;
+}
+
+function unknownColumn(target: MysqlWriteTarget, name: string): UsersyncError {
+  return new UsersyncError(
+    'source.invalid',
+    `Column "${name}" not found in ${target.place.where} ` +
+      `(columns: ${target.info.columns.map((c) => c.name).join(', ')}). Fix the connection's mapping.`,
+  );
+}

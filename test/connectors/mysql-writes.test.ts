@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { parseMysqlUrl } from '../../src/connectors/mysql/mysql-url.js';
+import { openMysql } from '../../src/connectors/mysql/mysql-open.js';
+import { loadTableInfo } from '../../src/connectors/mysql/mysql-schema.js';
+import { insertRows } from '../../src/connectors/mysql/mysql-writes.js';
+import { mysqlAvailable, useMysqlFixture } from '../support/mysql.js';
+import { scanAll } from './contract.js';
+
+const available = await mysqlAvailable();
+
+describe.skipIf(!available)('mysql connector writes', () => {
+  const db = useMysqlFixture();
+
+  async function people(): Promise<string> {
+    const table = db.tableName('people');
+    await db.query(
+      `create table ${table} (id int auto_increment primary key, email varchar(50) not null unique,
+        plan varchar(10), phone varchar(20))`,
+    );
+    await db.query(`insert into ${table} (email, plan) values ('a@x.io', 'pro'), ('b@x.io', 'free')`);
+    return table;
+  }
+
+  it('a duplicate entry fails its row alone; the rows around it commit with their new keys', async () => {
+    const table = await people();
+    const connector = db.open({ table });
+    const results = await connector.insert([
+      { values: { email: 'c@x.io' }, fallbackKey: 'dir-c' },
+      { values: { email: 'a@x.io' }, fallbackKey: 'dir-dup' },
+      { values: { email: 'd@x.io' }, fallbackKey: 'dir-d' },
+    ]);
+    expect(results[0]).toEqual({ status: 'ok', key: '3' });
+    expect(results[1]).toEqual({
+      status: 'failed',
+      error: expect.stringMatching(/Duplicate entry 'a@x.io'/),
+    });
+    expect(results[2]?.status).toBe('ok');
+    const { byKey } = await scanAll(connector, ['email']);
+    expect([...byKey.values()].map((v) => v.email)).toEqual(['a@x.io', 'b@x.io', 'c@x.io', 'd@x.io']);
+  });
+
+  it('without INSERT … RETURNING (MySQL) the AUTO_INCREMENT key comes from insertId', async () => {
+    const table = await people();
+    const target = parseMysqlUrl(db.url());
+    const kysely = openMysql(target, false);
+    try {
+      const info = await loadTableInfo(kysely, { schema: db.database(), name: table }, target.shown);
+      const key = info.columns[0]!;
+      const place = { address: target.address, user: target.user, database: db.database(), where: table };
+      const results = await insertRows({ db: kysely, info, key, returning: false, place }, [
+        { values: { email: 'e@x.io' }, fallbackKey: 'dir-e' },
+        { values: { email: 'a@x.io' }, fallbackKey: 'dir-dup' },
+        { values: { id: 50, email: 'f@x.io' }, fallbackKey: 'dir-f' },
+        { values: { email: 'g@x.io' }, fallbackKey: 'dir-g' },
+      ]);
+      expect(results.map((r) => (r.status === 'ok' ? r.key : r.status))).toEqual(['3', 'failed', '50', '51']);
+    } finally {
+      await kysely.destroy();
+    }
+  });
+
+  it('an update to the values already there is ok, not stale', async () => {
+    const table = await people();
+    const connector = db.open({ table });
+    expect(await connector.update([{ key: '1', set: { plan: 'pro' }, expect: { plan: 'pro' } }])).toEqual([
+      { status: 'ok' },
+    ]);
+    expect(await connector.update([{ key: '2', set: {}, expect: { plan: 'free' } }])).toEqual([
+      { status: 'ok' },
+    ]);
+  });
+
+  it('a concurrent change is stale, a change of case included, and is kept', async () => {
+    const table = await people();
+    const connector = db.open({ table });
+    await db.query(`update ${table} set plan = 'Pro' where id = 1`);
+    await db.query(`update ${table} set plan = 'team' where id = 2`);
+    const results = await connector.update([
+      { key: '1', set: { plan: 'free' }, expect: { plan: 'pro' } },
+      { key: '2', set: { plan: 'free' }, expect: { plan: 'free' } },
+      { key: '3', set: { plan: 'free' }, expect: { plan: 'free' } },
+      { key: '2', set: {}, expect: { plan: 'free' } },
+    ]);
+    expect(results).toEqual([
+      { status: 'stale' },
+      { status: 'stale' },
+      { status: 'stale' },
+      { status: 'stale' },
+    ]);
+    const { byKey } = await scanAll(connector, ['plan']);
+    expect([byKey.get('1')?.plan, byKey.get('2')?.plan]).toEqual(['Pro', 'team']);
+  });
+
+  it('an expected NULL matches a NULL value, and only a NULL', async () => {
+    const table = await people();
+    const connector = db.open({ table });
+    expect(await connector.update([{ key: '1', set: { phone: '123' }, expect: { phone: null } }])).toEqual([
+      { status: 'ok' },
+    ]);
+    expect(await connector.update([{ key: '1', set: { phone: '456' }, expect: { phone: null } }])).toEqual([
+      { status: 'stale' },
+    ]);
+    expect(await connector.update([{ key: '1', set: { phone: null }, expect: { phone: '123' } }])).toEqual([
+      { status: 'ok' },
+    ]);
+  });
+
+  it('a failing update or delete fails alone: a duplicate, a foreign key, a trigger', async () => {
+    const parent = await people();
+    const child = db.tableName('orders');
+    await db.query(
+      `create table ${child} (id int primary key, person int, foreign key (person) references ${parent} (id))`,
+    );
+    await db.query(`insert into ${child} values (1, 2)`);
+    await db.query(
+      `create trigger ${child}_guard before delete on ${parent} for each row
+        if old.email = 'guarded@x.io' then signal sqlstate '45000' set message_text = 'guarded row'; end if`,
+    );
+    await db.query(`insert into ${parent} (email) values ('guarded@x.io'), ('free@x.io')`);
+    const connector = db.open({ table: parent });
+    const updates = await connector.update([
+      { key: '1', set: { email: 'b@x.io' }, expect: {} },
+      { key: '1', set: { plan: 'team' }, expect: { plan: 'pro' } },
+    ]);
+    expect(updates[0]).toEqual({ status: 'failed', error: expect.stringMatching(/Duplicate entry/) });
+    expect(updates[1]).toEqual({ status: 'ok' });
+    const deletes = await connector.delete(['2', '3', '4']);
+    expect(deletes[0]).toEqual({ status: 'failed', error: expect.stringMatching(/foreign key constraint/i) });
+    expect(deletes[1]).toEqual({ status: 'failed', error: 'guarded row' });
+    expect(deletes[2]).toEqual({ status: 'ok' });
+    const { byKey } = await scanAll(connector, ['plan']);
+    expect([...byKey.keys()]).toEqual(['1', '2', '3']);
+    expect(byKey.get('1')?.plan).toBe('team');
+  });
+
+  it('an insert that breaks a foreign key fails alone', async () => {
+    const parent = await people();
+    const child = db.tableName('orders');
+    await db.query(
+      `create table ${child} (id int primary key, person int, foreign key (person) references ${parent} (id))`,
+    );
+    const connector = db.open({ table: child });
+    const results = await connector.insert([
+      { values: { id: 1, person: 99 }, fallbackKey: 'x' },
+      { values: { id: 2, person: 1 }, fallbackKey: 'y' },
+    ]);
+    expect(results).toEqual([
+      { status: 'failed', error: expect.stringMatching(/foreign key constraint fails/i) },
+      { status: 'ok', key: '2' },
+    ]);
+  });
+});
