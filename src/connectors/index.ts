@@ -2,6 +2,7 @@ import { UsersyncError } from '../core/errors.js';
 import type { ConnectorFactory, ConnectorSettings, SourceConnector } from './connector.js';
 import { createCsvConnector } from './csv/csv-connector.js';
 import { createMysqlConnector } from './mysql/mysql-connector.js';
+import { createPostgresConnector } from './postgres/postgres-connector.js';
 import { createSqliteConnector } from './sqlite/sqlite-connector.js';
 
 /**
@@ -13,6 +14,8 @@ const factories: ReadonlyMap<string, ConnectorFactory> = new Map([
   ['csv', createCsvConnector],
   ['mysql', createMysqlConnector],
   ['mariadb', createMysqlConnector],
+  ['postgres', createPostgresConnector],
+  ['postgresql', createPostgresConnector],
 ]);
 
 /** Kinds announced in messages so users know what is on the way. */

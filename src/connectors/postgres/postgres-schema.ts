@@ -1,0 +1,183 @@
+import { sql, type RawBuilder } from 'kysely';
+import { UsersyncError } from '../../core/errors.js';
+import type { ColumnInfo } from '../connector.js';
+import type { PgKysely } from './postgres-open.js';
+import { parseTableName, type TableName } from './postgres-table-name.js';
+
+/** A table (or view) found in the catalog. */
+export interface PgTableRef {
+  readonly oid: number;
+  readonly schema: string;
+  readonly name: string;
+}
+
+export interface PgColumn {
+  readonly name: string;
+  /** pg_type.typname, as information_schema's udt_name: `int4`, `text`, `timestamptz`, a domain's name … */
+  readonly type: string;
+  /** The type under a domain (the type itself otherwise): what values behave as. */
+  readonly baseType: string;
+  readonly notNull: boolean;
+  /** A DEFAULT (serial's nextval among them). */
+  readonly hasDefault: boolean;
+  /** GENERATED … AS IDENTITY. */
+  readonly identity: boolean;
+  /** GENERATED ALWAYS AS (…) STORED. */
+  readonly computed: boolean;
+  readonly primaryKey: boolean;
+  /** The only column of the primary key or of a unique index without a WHERE. */
+  readonly unique: boolean;
+}
+
+export interface PgTableInfo {
+  readonly ref: PgTableRef;
+  readonly columns: readonly PgColumn[];
+}
+
+/** Tables, partitioned tables, views, materialized views and foreign tables. */
+const RELATION_KINDS = sql`('r', 'p', 'v', 'm', 'f')`;
+
+/**
+ * Finds the table `table:` names and reads its columns. A table is matched by its exact
+ * name first, else case-insensitively (people write `Members` for `members`); without a
+ * schema, the search_path decides as it does in SQL. Missing: `source.invalid` listing
+ * the tables there.
+ */
+export async function loadTableInfo(db: PgKysely, table: string, where: string): Promise<PgTableInfo> {
+  const readings = parseTableName(table);
+  for (const reading of readings) {
+    const ref = await findTable(db, reading, table);
+    if (ref) return { ref, columns: await loadColumns(db, ref) };
+  }
+  const names = await tableNames(db, readings[0]?.schema);
+  throw new UsersyncError(
+    'source.invalid',
+    `Table "${table}" not found in ${where}` +
+      (names.length > 0 ? ` (tables there: ${names.join(', ')})` : ' (no tables there)') +
+      '. Check `table:` in the connection (schema.table for a table outside the search_path).',
+  );
+}
+
+interface RelationRow {
+  oid: number;
+  schema: string;
+  name: string;
+}
+
+function inSchema(schema: string | undefined): RawBuilder<unknown> {
+  return schema === undefined
+    ? sql`n.nspname = any(current_schemas(false))`
+    : sql`lower(n.nspname) = lower(cast(${schema} as text))`;
+}
+
+async function findTable(db: PgKysely, wanted: TableName, table: string): Promise<PgTableRef | undefined> {
+  const { rows } = await sql<RelationRow>`select c.oid, n.nspname as schema, c.relname as name
+    from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+    where c.relkind in ${RELATION_KINDS} and ${inSchema(wanted.schema)}
+      and lower(c.relname) = lower(cast(${wanted.name} as text))
+    order by array_position(current_schemas(false), n.nspname), n.nspname, c.relname`.execute(db);
+  const exact = rows.find(
+    (row) => row.name === wanted.name && (wanted.schema === undefined || row.schema === wanted.schema),
+  );
+  // Without a schema the first in the search_path wins, as in SQL.
+  if (exact) return exact;
+  if (rows.length <= 1) return rows[0];
+  throw new UsersyncError(
+    'source.invalid',
+    `\`table: ${table}\` matches ${rows.map((row) => `"${row.schema}"."${row.name}"`).join(' and ')}, ` +
+      'which differ only in case. Write the one you mean in double quotes, e.g. "Members".',
+  );
+}
+
+async function tableNames(db: PgKysely, schema: string | undefined): Promise<string[]> {
+  const { rows } = await sql<{ name: string }>`select c.relname as name
+    from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+    where c.relkind in ${RELATION_KINDS} and ${inSchema(schema)}
+    order by c.relname limit 30`.execute(db);
+  return rows.map((row) => row.name);
+}
+
+interface ColumnRow {
+  name: string;
+  type: string;
+  base_type: string;
+  not_null: boolean;
+  has_default: boolean;
+  identity: boolean;
+  computed: boolean;
+  primary_key: boolean;
+  is_unique: boolean;
+}
+
+async function loadColumns(db: PgKysely, ref: PgTableRef): Promise<PgColumn[]> {
+  const { rows } = await sql<ColumnRow>`select a.attname as name, t.typname as type,
+      coalesce(b.typname, t.typname) as base_type, a.attnotnull as not_null,
+      a.atthasdef as has_default, a.attidentity <> '' as identity, a.attgenerated <> '' as computed,
+      exists (select 1 from pg_catalog.pg_index i
+        where i.indrelid = a.attrelid and i.indisprimary and a.attnum = any(i.indkey)) as primary_key,
+      exists (select 1 from pg_catalog.pg_index i
+        where i.indrelid = a.attrelid and i.indisunique and i.indnkeyatts = 1 and i.indkey[0] = a.attnum
+          and i.indpred is null) as is_unique
+    from pg_catalog.pg_attribute a
+    join pg_catalog.pg_type t on t.oid = a.atttypid
+    left join pg_catalog.pg_type b on t.typtype = 'd' and b.oid = t.typbasetype
+    where a.attrelid = ${ref.oid} and a.attnum > 0 and not a.attisdropped
+    order by a.attnum`.execute(db);
+  return rows.map((row) => ({
+    name: row.name,
+    type: row.type,
+    baseType: row.base_type,
+    notNull: row.not_null,
+    hasDefault: row.has_default,
+    identity: row.identity,
+    computed: row.computed,
+    primaryKey: row.primary_key,
+    unique: row.is_unique,
+  }));
+}
+
+/** PostgreSQL names are case-sensitive once created, and the mapping must use them as they are. */
+export function findColumn(info: PgTableInfo, name: string): PgColumn | undefined {
+  return info.columns.find((column) => column.name === name);
+}
+
+/** The source fills the column in on insert. */
+export function isGenerated(column: PgColumn): boolean {
+  return column.hasDefault || column.identity || column.computed;
+}
+
+export function describeColumns(info: PgTableInfo): ColumnInfo[] {
+  return info.columns.map((column) => ({
+    name: column.name,
+    type: column.type,
+    nullable: !column.notNull,
+    generated: isGenerated(column),
+  }));
+}
+
+/** The configured key column, or the table's primary key when `key:` is not set. */
+export function resolveKeyColumn(info: PgTableInfo, key: string | undefined, where: string): PgColumn {
+  if (key !== undefined) {
+    const column = findColumn(info, key);
+    if (column) return column;
+    throw new UsersyncError(
+      'source.invalid',
+      `Key column "${key}" not found in ${where} (columns: ${columnList(info)}). Fix \`key:\` in the connection.`,
+    );
+  }
+  const keys = info.columns.filter((column) => column.primaryKey);
+  if (keys.length === 1 && keys[0]) return keys[0];
+  const problem =
+    keys.length === 0
+      ? 'has no primary key'
+      : `has a composite primary key (${keys.map((c) => c.name).join(', ')})`;
+  throw new UsersyncError(
+    'source.invalid',
+    `The ${where} ${problem}, so usersync cannot tell which column identifies a row. ` +
+      'Set `key:` in the connection to a column with a unique value per row.',
+  );
+}
+
+export function columnList(info: PgTableInfo): string {
+  return info.columns.map((c) => c.name).join(', ');
+}

@@ -1,0 +1,175 @@
+import type { ControlledTransaction, RawBuilder } from 'kysely';
+import type { InsertResult, RowInsert, RowUpdate, WriteResult } from '../connector.js';
+import { isRowError, pgFailure, rowErrorMessage, type PgPlace } from './postgres-errors.js';
+import type { PgKysely } from './postgres-open.js';
+import { findColumn, isGenerated, type PgColumn, type PgTableInfo } from './postgres-schema.js';
+import {
+  countRows,
+  deleteRow,
+  insertRow,
+  updateIfUnchanged,
+  type ColumnValue,
+} from './postgres-statements.js';
+
+/** What a write needs to know about the table it writes to. */
+export interface PgWriteTarget {
+  readonly db: PgKysely;
+  readonly info: PgTableInfo;
+  readonly key: PgColumn;
+  readonly place: PgPlace;
+}
+
+type Failed = { readonly status: 'failed'; readonly error: string };
+type Transaction = ControlledTransaction<Record<string, never>>;
+
+const OK = { status: 'ok' } as const;
+const STALE = { status: 'stale' } as const;
+const SAVEPOINT = 'usersync_row';
+
+export function insertRows(target: PgWriteTarget, rows: readonly RowInsert[]): Promise<InsertResult[]> {
+  return writeEach(target, 'Inserting rows', rows, (db, row) => insertOne(db, target, row));
+}
+
+export function updateRows(target: PgWriteTarget, updates: readonly RowUpdate[]): Promise<WriteResult[]> {
+  return writeEach(target, 'Updating rows', updates, (db, update) => updateOne(db, target, update));
+}
+
+export function deleteRows(target: PgWriteTarget, keys: readonly string[]): Promise<WriteResult[]> {
+  return writeEach(target, 'Deleting rows', keys, (db, key) => deleteOne(db, target, key));
+}
+
+/**
+ * One transaction per call, one statement per row, results in input order. PostgreSQL
+ * refuses every statement after an error until the transaction ends, so a row that fails
+ * would take the batch with it: the batch is first tried as is (the common case, one
+ * round trip per row), and only if a row fails, rolled back and done again with a
+ * savepoint around each row, so that row alone is undone and the others commit.
+ */
+async function writeEach<T, R>(
+  target: PgWriteTarget,
+  action: string,
+  items: readonly T[],
+  write: (db: PgKysely, item: T) => Promise<R>,
+): Promise<(R | Failed)[]> {
+  if (items.length === 0) return [];
+  try {
+    return await inTransaction(target.db, (trx) => eachInOrder(items, (item) => write(trx, item)));
+  } catch (error) {
+    if (!isRowError(error)) throw pgFailure(error, action, target.place, 'source.write_rejected');
+  }
+  try {
+    return await inTransaction(target.db, (trx) =>
+      eachInOrder(items, (item) => withSavepoint(trx, () => write(trx, item))),
+    );
+  } catch (error) {
+    // A row error here came at commit (a deferred constraint): no single row to blame.
+    throw pgFailure(error, action, target.place, 'source.write_rejected');
+  }
+}
+
+async function inTransaction<R>(db: PgKysely, work: (trx: Transaction) => Promise<R>): Promise<R> {
+  let trx: Transaction | undefined;
+  try {
+    trx = await db.startTransaction().execute();
+    const result = await work(trx);
+    await trx.commit().execute();
+    return result;
+  } catch (error) {
+    // Through Kysely, so the connection goes back to the pool even when ROLLBACK fails
+    // (a dropped connection); the first error is the one worth reporting.
+    await trx
+      ?.rollback()
+      .execute()
+      .catch(() => undefined);
+    throw error;
+  }
+}
+
+async function eachInOrder<T, R>(items: readonly T[], write: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  for (const item of items) results.push(await write(item));
+  return results;
+}
+
+async function withSavepoint<R>(trx: Transaction, write: () => Promise<R>): Promise<R | Failed> {
+  const saved = await trx.savepoint(SAVEPOINT).execute();
+  try {
+    const result = await write();
+    await saved.releaseSavepoint(SAVEPOINT).execute();
+    return result;
+  } catch (error) {
+    if (!isRowError(error)) throw error;
+    const restored = await saved.rollbackToSavepoint(SAVEPOINT).execute();
+    await restored.releaseSavepoint(SAVEPOINT).execute();
+    return { status: 'failed', error: rowErrorMessage(error) };
+  }
+}
+
+async function insertOne(db: PgKysely, target: PgWriteTarget, row: RowInsert): Promise<InsertResult> {
+  const { rows } = await insertRow(target.info.ref, target.key.name, insertValues(target, row)).execute(db);
+  const [inserted] = rows;
+  if (!inserted || inserted.k === null || inserted.k === undefined) {
+    return {
+      status: 'failed',
+      error: `PostgreSQL stored no row with a key (a trigger or rule on ${target.place.where} skipped it).`,
+    };
+  }
+  return { status: 'ok', key: String(inserted.k) };
+}
+
+/** SPEC §8: the key comes from the values, else from the source where it generates one, else the directory id. */
+function insertValues(target: PgWriteTarget, row: RowInsert): ColumnValue[] {
+  // An undefined value is left out, so the column's DEFAULT applies.
+  const entries = columnValues(target.info, row.values).filter(({ value }) => value !== undefined);
+  const given = entries.find(({ name }) => name === target.key.name);
+  if (given && given.value !== null) return entries;
+  const others = entries.filter((entry) => entry !== given);
+  if (isGenerated(target.key)) return others;
+  return [...others, { name: target.key.name, value: row.fallbackKey, column: target.key }];
+}
+
+async function updateOne(db: PgKysely, target: PgWriteTarget, update: RowUpdate): Promise<WriteResult> {
+  const duplicate = await duplicateKeyError(db, target, update.key);
+  if (duplicate) return { status: 'failed', error: duplicate };
+  const set = columnValues(target.info, update.set);
+  const expect = columnValues(target.info, update.expect);
+  const { ref } = target.info;
+  if (set.length === 0)
+    return (await count(db, countRows(ref, target.key.name, update.key, expect))) > 0 ? OK : STALE;
+  const result = await updateIfUnchanged(ref, target.key.name, update.key, set, expect).execute(db);
+  // Nothing matched: the row changed or vanished since the sync read it (SPEC §3).
+  return (result.numAffectedRows ?? 0n) === 0n ? STALE : OK;
+}
+
+async function deleteOne(db: PgKysely, target: PgWriteTarget, key: string): Promise<WriteResult> {
+  const duplicate = await duplicateKeyError(db, target, key);
+  if (duplicate) return { status: 'failed', error: duplicate };
+  // A row already gone is what a delete wants, so it is ok too.
+  await deleteRow(target.info.ref, target.key.name, key).execute(db);
+  return OK;
+}
+
+/** A `key:` without a unique index may repeat; usersync only changes a row it can tell apart. */
+async function duplicateKeyError(
+  db: PgKysely,
+  target: PgWriteTarget,
+  key: string,
+): Promise<string | undefined> {
+  if (target.key.unique) return undefined;
+  const n = await count(db, countRows(target.info.ref, target.key.name, key));
+  if (n <= 1) return undefined;
+  return (
+    `Key "${key}" matches ${n} rows in ${target.place.where}, so usersync cannot tell which one to change. ` +
+    'Make the key column unique, or set `key:` to a column that is.'
+  );
+}
+
+async function count(db: PgKysely, query: RawBuilder<{ n: number }>): Promise<number> {
+  const { rows } = await query.execute(db);
+  return rows[0]?.n ?? 0;
+}
+
+/** `undefined` is written as NULL (and, in `expect`, matches NULL). */
+function columnValues(info: PgTableInfo, values: Readonly<Record<string, unknown>>): ColumnValue[] {
+  return Object.entries(values).map(([name, value]) => ({ name, value, column: findColumn(info, name) }));
+}

@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { scanAll } from './contract.js';
+import { postgresReachable, usePostgresSources } from '../support/postgres.js';
+
+const reachable = await postgresReachable();
+
+describe.runIf(reachable)('postgres source keys', () => {
+  const db = usePostgresSources();
+
+  describe('keys', () => {
+    it('pages integer keys in numeric order across pages, and updates and deletes by key', async () => {
+      const table = await db.makeTable('id integer primary key, email text');
+      await db.query(
+        `insert into ${db.qualified(table)} select n, 'p' || n || '@x.io' from generate_series(1, 25) n`,
+      );
+      const connector = db.open({ table: `${db.name()}.${table}` });
+      const { pages, rows } = await scanAll(connector, ['email'], 10);
+      expect(pages.map((page) => page.length)).toEqual([10, 10, 5]);
+      expect(rows.map((row) => row.key)).toEqual(Array.from({ length: 25 }, (_, i) => String(i + 1)));
+      expect(
+        await connector.update([{ key: '12', set: { email: 'twelve@x.io' }, expect: { email: 'p12@x.io' } }]),
+      ).toEqual([{ status: 'ok' }]);
+      expect(await connector.delete(['13'])).toEqual([{ status: 'ok' }]);
+      const after = await scanAll(connector, ['email']);
+      expect(after.byKey.get('12')?.email).toBe('twelve@x.io');
+      expect(after.byKey.has('13')).toBe(false);
+      expect(await connector.lookup('id', [3, '4'], ['email'])).toEqual([
+        { key: '3', values: { email: 'p3@x.io' } },
+        { key: '4', values: { email: 'p4@x.io' } },
+      ]);
+    });
+
+    it('pages bigint keys beyond 2^53 exactly, as text', async () => {
+      const table = await db.makeTable('id bigint primary key, email text');
+      const big = ['9007199254740993', '9007199254740994', '9223372036854775807'];
+      for (const id of big)
+        await db.query(`insert into ${db.qualified(table)} values ($1, $2)`, [id, `${id}@x.io`]);
+      const connector = db.open({ table: `${db.name()}.${table}` });
+      const { rows } = await scanAll(connector, ['email'], 2);
+      expect(rows.map((row) => row.key)).toEqual(big);
+      expect(
+        await connector.update([
+          { key: big[0]!, set: { email: 'odd@x.io' }, expect: { email: `${big[0]}@x.io` } },
+        ]),
+      ).toEqual([{ status: 'ok' }]);
+      expect((await scanAll(connector, ['email'])).byKey.get(big[0]!)?.email).toBe('odd@x.io');
+    });
+
+    it('pages, updates and deletes rows keyed by uuid, and returns a uuid the table generates', async () => {
+      const table = await db.makeTable('id uuid primary key default gen_random_uuid(), email text unique');
+      await db.query(
+        `insert into ${db.qualified(table)} (email) select 'p' || n || '@x.io' from generate_series(1, 7) n`,
+      );
+      const connector = db.open({ table: `${db.name()}.${table}` });
+      const { pages, rows } = await scanAll(connector, ['email'], 3);
+      expect(pages.map((page) => page.length)).toEqual([3, 3, 1]);
+      const keys = rows.map((row) => row.key);
+      expect([...keys].sort()).toEqual(keys);
+      expect(new Set(keys).size).toBe(7);
+      const [first, second] = keys as [string, string];
+      const email = rows[0]!.values.email;
+      expect(await connector.update([{ key: first, set: { email: 'u@x.io' }, expect: { email } }])).toEqual([
+        { status: 'ok' },
+      ]);
+      expect(await connector.delete([second])).toEqual([{ status: 'ok' }]);
+      const [inserted] = await connector.insert([{ values: { email: 'new@x.io' }, fallbackKey: 'dir-1' }]);
+      expect(inserted?.status === 'ok' && inserted.key).toMatch(/^[0-9a-f-]{36}$/);
+      const given = '0b7e6a0c-5a1d-4c55-9e0e-3f1e2d3c4b5a';
+      expect(await connector.insert([{ values: { id: given, email: 'g@x.io' }, fallbackKey: 'x' }])).toEqual([
+        { status: 'ok', key: given },
+      ]);
+      expect(await connector.lookup('id', [given], ['email'])).toEqual([
+        { key: given, values: { email: 'g@x.io' } },
+      ]);
+    });
+
+    it('pages text keys in the column order, numbers-as-text and spaces included', async () => {
+      const keys = ['10', '9', 'b', 'A', 'a', '100', '-1', 'z z'];
+      const table = await db.makeTable('code text primary key, email text');
+      for (const key of keys)
+        await db.query(`insert into ${db.qualified(table)} values ($1, $2)`, [key, `${key}@x.io`]);
+      const connector = db.open({ table: `${db.name()}.${table}` });
+      const { rows } = await scanAll(connector, ['email'], 3);
+      expect(rows.map((row) => row.key).sort()).toEqual([...keys].sort());
+      expect(
+        await connector.update([{ key: '10', set: { email: 'ten' }, expect: { email: '10@x.io' } }]),
+      ).toEqual([{ status: 'ok' }]);
+    });
+
+    it('returns the key of a serial and of an identity column, and keeps a key given in the values', async () => {
+      for (const keyType of ['serial primary key', 'bigint generated by default as identity primary key']) {
+        const table = await db.makeTable(`id ${keyType}, email text unique`);
+        await db.query(`insert into ${db.qualified(table)} (email) values ('old@x.io')`);
+        const connector = db.open({ table: `${db.name()}.${table}` });
+        expect(
+          await connector.insert([
+            { values: { email: 'new@x.io' }, fallbackKey: 'dir-uuid' },
+            { values: { id: 100, email: 'given@x.io' }, fallbackKey: 'dir-uuid-2' },
+            { values: { email: 'null-id@x.io', id: null }, fallbackKey: 'dir-uuid-3' },
+          ]),
+        ).toEqual([
+          { status: 'ok', key: '2' },
+          { status: 'ok', key: '100' },
+          { status: 'ok', key: '3' },
+        ]);
+      }
+    });
+
+    it('a GENERATED ALWAYS identity takes no key from the values: that row fails alone', async () => {
+      const table = await db.makeTable('id int generated always as identity primary key, email text');
+      const connector = db.open({ table: `${db.name()}.${table}` });
+      const results = await connector.insert([
+        { values: { id: 7, email: 'given@x.io' }, fallbackKey: 'x' },
+        { values: { email: 'ok@x.io' }, fallbackKey: 'y' },
+      ]);
+      expect(results[0]).toMatchObject({
+        status: 'failed',
+        error: expect.stringMatching(/GENERATED ALWAYS/),
+      });
+      expect(results[1]).toEqual({ status: 'ok', key: expect.stringMatching(/^\d+$/) });
+    });
+
+    it('puts the fallback key into a text key without a default', async () => {
+      const table = await db.makeTable('id text primary key, email text');
+      const connector = db.open({ table: `${db.name()}.${table}` });
+      expect(await connector.insert([{ values: { email: 'a@x.io' }, fallbackKey: 'dir-1' }])).toEqual([
+        { status: 'ok', key: 'dir-1' },
+      ]);
+    });
+
+    it('key: may name a unique non-primary column; one that repeats is refused per row', async () => {
+      const table = await db.makeTable('id serial primary key, code text, email text');
+      await db.query(
+        `insert into ${db.qualified(table)} (code, email) values ('a', 'a@x.io'), ('b', 'b1@x.io'), ('b', 'b2@x.io')`,
+      );
+      const connector = db.open({ table: `${db.name()}.${table}`, key: 'code' });
+      expect(connector.keyColumn).toBe('code');
+      const results = await connector.update([
+        { key: 'a', set: { email: 'A@x.io' }, expect: { email: 'a@x.io' } },
+        { key: 'b', set: { email: 'B@x.io' }, expect: {} },
+      ]);
+      expect(results[0]).toEqual({ status: 'ok' });
+      expect(results[1]).toMatchObject({ status: 'failed', error: expect.stringMatching(/matches 2 rows/) });
+      expect(await connector.delete(['b'])).toMatchObject([{ status: 'failed' }]);
+    });
+
+    it('the primary key is the key once the table has been read', async () => {
+      const table = await db.makeTable('member_no integer primary key, email text');
+      const connector = db.open({ table: `${db.name()}.${table}` });
+      expect(() => connector.keyColumn).toThrow(/describe\(\)/);
+      await connector.describe();
+      expect(connector.keyColumn).toBe('member_no');
+    });
+  });
+});
