@@ -59,6 +59,8 @@ export interface WorldSetup {
   sqlite?: Record<string, string>;
   /** Other files to write byte for byte: file name → content. */
   files?: Record<string, string>;
+  /** The directory URL (default: a SQLite file in the test's folder). */
+  directory?: string;
 }
 
 export function useSyncFixture() {
@@ -70,26 +72,30 @@ export function useSyncFixture() {
 
   async function makeWorld(setup: WorldSetup): Promise<SyncWorld> {
     const dir = tempDir();
+    const directory = setup.directory ?? 'sqlite:./dir.db';
     for (const [file, schema] of Object.entries(setup.sqlite ?? {})) {
       const db = new Database(join(dir, file));
       db.exec(schema);
       db.close();
     }
     for (const [file, content] of Object.entries(setup.files ?? {})) writeFileSync(join(dir, file), content);
-    const yaml =
-      setup.yaml ?? stringify({ directory: 'sqlite:./dir.db', connections: setup.connections ?? [] });
+    const yaml = setup.yaml ?? stringify({ directory, connections: setup.connections ?? [] });
     const file = join(dir, 'usersync.yaml');
     writeFileSync(file, yaml);
     const config = parseConfig(yaml, { file, env: {}, baseDir: dir });
-    const store = await openDirectory('sqlite:./dir.db', { baseDir: dir });
+    const store = await openDirectory(directory, { baseDir: dir });
     const world = new SyncWorld(dir, config, store);
     worlds.push(world);
     return world;
   }
 
   /** The club table in crm.db, with the usual connection (plus `extra` settings). */
-  function clubWorld(extra: Record<string, unknown> = {}, schema = CLUB_SCHEMA): Promise<SyncWorld> {
-    return makeWorld({ sqlite: { 'crm.db': schema }, connections: [clubConnection(extra)] });
+  function clubWorld(
+    extra: Record<string, unknown> = {},
+    schema = CLUB_SCHEMA,
+    directory?: string,
+  ): Promise<SyncWorld> {
+    return makeWorld({ sqlite: { 'crm.db': schema }, connections: [clubConnection(extra)], directory });
   }
 
   return { tempDir, makeWorld, clubWorld };

@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isUsersyncError } from '../../src/core/errors.js';
 import { emailKey, parseEmail } from '../../src/core/normalize.js';
+import { postgresReachable, usePostgresSchemas } from '../support/postgres-directory.js';
 import {
   CLUB_SCHEMA,
   expectNoChanges,
@@ -159,34 +160,45 @@ async function checkInvariants(world: SyncWorld, variant: Variant, before: reado
   }
 }
 
+const postgres = await postgresReachable();
+const schemas = usePostgresSchemas();
+
+/** The same property on each directory the product runs on. */
+const DIRECTORIES: ReadonlyArray<{ name: string; url: () => string | undefined; skip: boolean }> = [
+  { name: 'SQLite directory', url: () => undefined, skip: false },
+  { name: 'PostgreSQL directory', url: () => schemas.newDirectoryUrl(), skip: !postgres },
+];
+
 describe('the runner under random edits on both sides', () => {
-  for (const variant of VARIANTS) {
-    it(
-      `keeps the SPEC §3 invariants after every sync, and a second sync changes nothing (${variant.name})`,
-      async () => {
-        await fc.assert(
-          fc.asyncProperty(
-            fc.array(fc.array(edit, { maxLength: 6 }), { minLength: 1, maxLength: 4 }),
-            async (rounds) => {
-              const world = await clubWorld(variant.connection, SCHEMA);
-              try {
-                for (const round of rounds) {
-                  for (const e of round) await applyEdit(world, e);
-                  const before = (await world.users()).map((u) => u.id);
-                  const results = await world.sync({ approveMassChange: true });
-                  for (const result of results) expect(result.status, result.error ?? '').toBe('succeeded');
-                  await checkInvariants(world, variant, before);
-                  expectNoChanges(await world.sync({ approveMassChange: true }));
+  for (const directory of DIRECTORIES) {
+    for (const variant of VARIANTS) {
+      it.skipIf(directory.skip)(
+        `keeps the SPEC §3 invariants after every sync, and a second sync changes nothing (${variant.name}, ${directory.name})`,
+        async () => {
+          await fc.assert(
+            fc.asyncProperty(
+              fc.array(fc.array(edit, { maxLength: 6 }), { minLength: 1, maxLength: 4 }),
+              async (rounds) => {
+                const world = await clubWorld(variant.connection, SCHEMA, directory.url());
+                try {
+                  for (const round of rounds) {
+                    for (const e of round) await applyEdit(world, e);
+                    const before = (await world.users()).map((u) => u.id);
+                    const results = await world.sync({ approveMassChange: true });
+                    for (const result of results) expect(result.status, result.error ?? '').toBe('succeeded');
+                    await checkInvariants(world, variant, before);
+                    expectNoChanges(await world.sync({ approveMassChange: true }));
+                  }
+                } finally {
+                  await world.close();
                 }
-              } finally {
-                await world.close();
-              }
-            },
-          ),
-          { numRuns: RUNS },
-        );
-      },
-      30_000 + RUNS * 500,
-    );
+              },
+            ),
+            { numRuns: RUNS },
+          );
+        },
+        60_000 + RUNS * 1000,
+      );
+    }
   }
 });
