@@ -18,10 +18,7 @@ const factories: ReadonlyMap<string, ConnectorFactory> = new Map([
   ['postgresql', createPostgresConnector],
 ]);
 
-/** Kinds announced in messages so users know what is on the way. */
-const COMING = ['postgres', 'mysql'];
-
-/** The kinds `createConnector` accepts, e.g. `['sqlite', 'csv']`. */
+/** The kinds `createConnector` accepts, e.g. `['sqlite', 'csv', …]`. */
 export const sourceKinds: readonly string[] = [...factories.keys()];
 
 /**
@@ -44,8 +41,8 @@ export function createConnector(settings: ConnectorSettings): SourceConnector {
     kind === undefined ? `"${settings.source}" has no kind` : `kind "${kind}:" is not supported`;
   throw new UsersyncError(
     'config.invalid',
-    `The source ${problem}. Supported: ${supported} (e.g. sqlite:./crm.db, csv:./users.csv); ` +
-      `${COMING.map((k) => `${k}://`).join(' and ')} are coming.`,
+    `The source ${problem}. Supported: ${supported} ` +
+      `(e.g. sqlite:./crm.db, csv:./users.csv, postgres://user@host/db, mysql://user@host/db).`,
   );
 }
 

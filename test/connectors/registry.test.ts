@@ -26,7 +26,7 @@ describe('connector registry', () => {
     expect(sourceKind('postgres://u@db/app')).toBe('postgres');
     expect(sourceKind('./users.csv')).toBeUndefined();
     expect(sourceKind('C:\\data\\users.csv')).toBeUndefined();
-    expect(sourceKinds).toEqual(['sqlite', 'csv']);
+    expect(sourceKinds).toEqual(['sqlite', 'csv', 'mysql', 'mariadb', 'postgres', 'postgresql']);
   });
 
   it('creates the connector of a known kind', () => {
@@ -34,11 +34,11 @@ describe('connector registry', () => {
   });
 
   it('an unknown kind is config.invalid listing the supported ones, without echoing the URL', () => {
-    const error = errorOf(() => createConnector(settings('postgres://u:secret@db/app')));
+    const error = errorOf(() => createConnector(settings('oracle://u:secret@db/app')));
     expect(isUsersyncError(error, 'config.invalid')).toBe(true);
     const { message } = error as Error;
     expect(message).toMatch(
-      /"postgres:" is not supported. Supported: sqlite:, csv:.*postgres:\/\/ and mysql:\/\/ are coming/,
+      /"oracle:" is not supported. Supported: sqlite:, csv:, mysql:, mariadb:, postgres:/,
     );
     expect(message).not.toContain('secret');
   });
