@@ -67,6 +67,7 @@ const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATE_TIME =
   /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/i;
 const EPOCH = /^-?\d{9,13}(\.\d+)?$/;
+const CANONICAL_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /**
  * Dates: ISO-8601 (a date, or a date and time with or without a zone; no zone means UTC),
@@ -78,6 +79,8 @@ export function parseDate(raw: unknown): Parsed {
   if (typeof raw === 'number') return fromEpoch(raw);
   if (typeof raw === 'bigint') return fromEpoch(Number(raw));
   if (typeof raw !== 'string') return { ok: false, reason: `a ${describe(raw)} is not a date` };
+  // Already canonical (the directory's own dates): the common case, worth skipping the parse.
+  if (CANONICAL_DATE.test(raw) && isRealDate(raw)) return { ok: true, value: raw };
   const text = raw.trim();
   if (text === '') return { ok: true, value: null };
   if (EPOCH.test(text)) return fromEpoch(Number(text));
@@ -98,6 +101,12 @@ export function parseDate(raw: unknown): Parsed {
     ms,
     zone ?? 'Z',
   );
+}
+
+/** A canonical date string that names a real instant (2024-02-30 does not survive the round trip). */
+function isRealDate(iso: string): boolean {
+  const ms = Date.parse(iso);
+  return !Number.isNaN(ms) && new Date(ms).toISOString() === iso;
 }
 
 function fromEpoch(n: number): Parsed {

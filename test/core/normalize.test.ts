@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { parseDate, parseEmail, parseValue } from '../../src/core/normalize.js';
+
+describe('emails', () => {
+  it('are trimmed and matched lower-cased, keeping their case for display', () => {
+    expect(parseEmail('  Ann@Example.COM ')).toEqual({
+      ok: true,
+      email: 'Ann@Example.COM',
+      key: 'ann@example.com',
+    });
+  });
+
+  it.each([null, undefined, '', '   ', 'no-at-sign', 'a@b', 'a @b.io', 42])('%j is not an email', (raw) => {
+    expect(parseEmail(raw).ok).toBe(false);
+  });
+});
+
+describe('dates', () => {
+  it.each([
+    ['2024-05-01', '2024-05-01T00:00:00.000Z'],
+    ['2024-05-01 09:30:00', '2024-05-01T09:30:00.000Z'],
+    ['2024-05-01T09:30', '2024-05-01T09:30:00.000Z'],
+    ['2024-05-01T09:30:00+02:00', '2024-05-01T07:30:00.000Z'],
+    ['2024-05-01T09:30:00.123456Z', '2024-05-01T09:30:00.123Z'],
+    ['2024-05-01T09:30:00.000Z', '2024-05-01T09:30:00.000Z'],
+    [1714555800, '2024-05-01T09:30:00.000Z'],
+    [1714555800000, '2024-05-01T09:30:00.000Z'],
+    ['1714555800', '2024-05-01T09:30:00.000Z'],
+    [new Date('2024-05-01T09:30:00Z'), '2024-05-01T09:30:00.000Z'],
+  ])('%j reads as %s', (raw, iso) => {
+    expect(parseDate(raw)).toEqual({ ok: true, value: iso });
+  });
+
+  it.each(['2024-02-30', '2024-02-30T00:00:00.000Z', '2024-13-01', '2024-05-01T25:00', 'last tuesday', {}])(
+    '%j is not a date',
+    (raw) => {
+      const parsed = parseDate(raw);
+      expect(parsed.ok).toBe(false);
+      if (!parsed.ok) expect(parsed.reason).toMatch(/not a date/);
+    },
+  );
+
+  it('empty is no date, not an error', () => {
+    expect(parseDate('  ')).toEqual({ ok: true, value: null });
+    expect(parseDate(null)).toEqual({ ok: true, value: null });
+  });
+});
+
+describe('text, URLs and custom values', () => {
+  it('text is trimmed and empty is null, so a CSV cell and a NULL agree', () => {
+    expect(parseValue('  Ann ', 'text')).toEqual({ ok: true, value: 'Ann' });
+    expect(parseValue('', 'text')).toEqual({ ok: true, value: null });
+    expect(parseValue(null, 'custom')).toEqual({ ok: true, value: null });
+  });
+
+  it('numbers and booleans compare as their text', () => {
+    expect(parseValue(42, 'custom')).toEqual({ ok: true, value: '42' });
+    expect(parseValue('42', 'custom')).toEqual({ ok: true, value: '42' });
+    expect(parseValue(true, 'custom')).toEqual({ ok: true, value: 'true' });
+  });
+
+  it('a URL must be http(s)', () => {
+    expect(parseValue('https://example.com/a.png', 'url')).toEqual({
+      ok: true,
+      value: 'https://example.com/a.png',
+    });
+    expect(parseValue('javascript:alert(1)', 'url').ok).toBe(false);
+    expect(parseValue('a.png', 'url').ok).toBe(false);
+  });
+
+  it('objects and binary values cannot be read as text', () => {
+    expect(parseValue({ a: 1 }, 'text').ok).toBe(false);
+    expect(parseValue(new Uint8Array([1]), 'custom').ok).toBe(false);
+  });
+});
