@@ -6,10 +6,10 @@ import type { Kysely, Transaction } from 'kysely';
 import { CompiledQuery } from 'kysely';
 import { emailKey } from '../core/normalize.js';
 import type { DirectoryDialect } from './dialect.js';
-import { deleteLink, putLink } from './links.js';
+import { deleteLink, insertNewUsersLinks, putLink, ROWS_PER_INSERT } from './links.js';
 import type { Database } from './schema.js';
 import type { DirectoryOp, DirectoryOpResult } from './store.js';
-import { insertUser, liveUserRow, patchUser } from './user-writes.js';
+import { insertUser, liveUserRow, newUserRow, patchUser } from './user-writes.js';
 import { isEmailTaken } from './users.js';
 
 type IsUniqueViolation = DirectoryDialect['isUniqueViolation'];
@@ -27,6 +27,10 @@ export async function applyBatch(
   if (ops.length === 0) return [];
   const now = new Date().toISOString();
   return db.transaction().execute(async (trx) => {
+    if (ops.every(isCreate)) {
+      const created = await createUsersInBulk(trx, isUniqueViolation, connection, ops, now);
+      if (created) return created;
+    }
     const results: DirectoryOpResult[] = [];
     for (const op of ops) {
       const apply = () => applyOp(trx, connection, op, now);
@@ -34,6 +38,78 @@ export async function applyBatch(
     }
     return results;
   });
+}
+
+type CreateUser = Extract<DirectoryOp, { type: 'createUser' }>;
+
+function isCreate(op: DirectoryOp): op is CreateUser {
+  return op.type === 'createUser';
+}
+
+/**
+ * A batch of new users (a first sync's imports) in a few multi-row statements instead of
+ * several statements per user. Emails taken before or earlier in the batch are conflicts,
+ * as step by step. Null when a concurrent writer won a race on an email meanwhile: the
+ * caller then goes step by step, which tells that one step from the others.
+ */
+async function createUsersInBulk(
+  trx: Transaction<Database>,
+  isUniqueViolation: IsUniqueViolation,
+  connection: string,
+  ops: readonly CreateUser[],
+  now: string,
+): Promise<DirectoryOpResult[] | null> {
+  const seen = await liveEmailKeys(
+    trx,
+    ops.map((op) => emailKey(op.user.email)),
+  );
+  const results: DirectoryOpResult[] = [];
+  const fresh: CreateUser[] = [];
+  for (const op of ops) {
+    const key = emailKey(op.user.email);
+    if (seen.has(key)) {
+      results.push('conflict');
+      continue;
+    }
+    seen.add(key);
+    fresh.push(op);
+    results.push('ok');
+  }
+  await trx.executeQuery(SAVEPOINT);
+  try {
+    for (let i = 0; i < fresh.length; i += ROWS_PER_INSERT) {
+      const rows = fresh.slice(i, i + ROWS_PER_INSERT).map((op) => newUserRow(op.user, now));
+      await trx.insertInto('users').values(rows).execute();
+    }
+    await insertNewUsersLinks(
+      trx,
+      connection,
+      fresh.map((op) => op.link),
+      now,
+    );
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    await trx.executeQuery(ROLLBACK_TO_SAVEPOINT);
+    await trx.executeQuery(RELEASE_SAVEPOINT);
+    return null;
+  }
+  await trx.executeQuery(RELEASE_SAVEPOINT);
+  return results;
+}
+
+/** The emails (matching form) among these that a live user has. */
+async function liveEmailKeys(db: Kysely<Database>, keys: readonly string[]): Promise<Set<string>> {
+  const taken = new Set<string>();
+  for (let i = 0; i < keys.length; i += 500) {
+    const rows = await db
+      .selectFrom('users')
+      .select('email_key')
+      .where('deleted_at', 'is', null)
+      .where('email_key', 'in', keys.slice(i, i + 500))
+      .execute();
+    for (const row of rows) taken.add(row.email_key);
+  }
+  return taken;
 }
 
 /** Steps that check the email first but can still lose a race to a concurrent writer (PostgreSQL). */

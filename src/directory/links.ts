@@ -97,19 +97,53 @@ export async function putLink(
     .where('user_id', '=', link.userId)
     .where('source_key', '!=', link.key)
     .execute();
-  const values = {
-    user_id: link.userId,
-    source_email: link.sourceEmail,
-    baseline: JSON.stringify(link.baseline),
-    suspended: link.suspended ? 1 : 0,
-    updated_at: now,
-  };
+  const values = linkValues(link, now);
   await db
     .insertInto('links')
     .values({ connection, source_key: link.key, ...values })
     .onConflict((conflict) => conflict.columns(['connection', 'source_key']).doUpdateSet(values))
     .execute();
 }
+
+function linkValues(link: LinkState, now: string) {
+  return {
+    user_id: link.userId,
+    source_email: link.sourceEmail,
+    baseline: JSON.stringify(link.baseline),
+    suspended: link.suspended ? 1 : 0,
+    updated_at: now,
+  };
+}
+
+/** Links of users just created (they have no other link to replace), many rows per statement. */
+export async function insertNewUsersLinks(
+  db: Kysely<Database>,
+  connection: string,
+  links: readonly LinkState[],
+  now: string,
+): Promise<void> {
+  for (let i = 0; i < links.length; i += ROWS_PER_INSERT) {
+    const rows = links
+      .slice(i, i + ROWS_PER_INSERT)
+      .map((l) => ({ connection, source_key: l.key, ...linkValues(l, now) }));
+    await db
+      .insertInto('links')
+      .values(rows)
+      .onConflict((conflict) =>
+        conflict.columns(['connection', 'source_key']).doUpdateSet((eb) => ({
+          user_id: eb.ref('excluded.user_id'),
+          source_email: eb.ref('excluded.source_email'),
+          baseline: eb.ref('excluded.baseline'),
+          suspended: eb.ref('excluded.suspended'),
+          updated_at: eb.ref('excluded.updated_at'),
+        })),
+      )
+      .execute();
+  }
+}
+
+/** Rows per multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits. */
+export const ROWS_PER_INSERT = 200;
 
 export async function deleteLink(db: Kysely<Database>, connection: string, key: string): Promise<void> {
   await db.deleteFrom('links').where('connection', '=', connection).where('source_key', '=', key).execute();

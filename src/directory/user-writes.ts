@@ -36,8 +36,15 @@ export async function insertUser(
   now: string,
   externalId: string | null = null,
 ): Promise<DirectoryUser> {
+  const row = newUserRow(user, now, externalId);
+  await db.insertInto('users').values(row).execute();
+  return toUser(row);
+}
+
+/** The row of a user a sync creates. */
+export function newUserRow(user: NewUser, now: string, externalId: string | null = null): UserRow {
   const { email, key } = checkedEmail(user.email);
-  const row: UserRow = {
+  return {
     id: user.id,
     email,
     email_key: key,
@@ -53,8 +60,6 @@ export async function insertUser(
     version: 1,
     updated_at: now,
   };
-  await db.insertInto('users').values(row).execute();
-  return toUser(row);
 }
 
 /** An app-made user (CLI, API, identity platform). Throws directory.conflict when the email is taken. */
