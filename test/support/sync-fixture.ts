@@ -1,13 +1,14 @@
 /**
  * Real worlds for the sync runner's integration tests (test/sync): a fresh folder holding a
  * SQLite source made with plain better-sqlite3 and/or a CSV file, a config parsed from YAML
- * text, and the SQLite directory. Nothing is mocked; sources are edited as another program
- * would edit them, and read back the same way.
+ * text, and the SQLite directory. `clubWorldOn` puts the club table in PostgreSQL or
+ * MariaDB instead (see club-table.ts). Nothing is mocked; sources are edited as another
+ * program would edit them, and read back the same way.
  */
 import Database from 'better-sqlite3';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, expect } from 'vitest';
+import { afterAll, afterEach, expect } from 'vitest';
 import { stringify } from 'yaml';
 import { parseConfig, type ConnectionConfig, type LoadedConfig } from '../../src/config.js';
 import type { LinkState } from '../../src/core/link.js';
@@ -17,9 +18,17 @@ import type { DirectoryStore, IssueRecord, IssueStatus, RunRecord } from '../../
 import { runConnectionSync, type SyncOptions, type SyncServices } from '../../src/sync/run-sync.js';
 import { findConnection, syncConnections } from '../../src/sync/sync-all.js';
 import type { SyncResult } from '../../src/sync/sync-result.js';
+import {
+  ClubServers,
+  sqliteClubTable,
+  type ClubSource,
+  type ClubTable,
+  type Member,
+  type Row,
+} from './club-table.js';
 import { useTempDir } from './temp.js';
 
-export type Row = Record<string, unknown>;
+export type { ClubSource, ClubTable, Member, Row } from './club-table.js';
 
 /** The club table: an awkward name, an awkward column, an integer key SQLite assigns. */
 export const CLUB_SCHEMA = `create table "Club Members" (
@@ -41,16 +50,6 @@ export function clubConnection(extra: Record<string, unknown> = {}): Record<stri
   };
 }
 
-export interface Member {
-  email: string | null;
-  name?: string | null;
-  plan?: string | null;
-  company?: string | null;
-  signup?: string | null;
-  status?: string | null;
-  userId?: string | null;
-}
-
 export interface WorldSetup {
   /** Connections of the config (turned into YAML text); or give `yaml` itself. */
   connections?: Record<string, unknown>[];
@@ -61,14 +60,18 @@ export interface WorldSetup {
   files?: Record<string, string>;
   /** The directory URL (default: a SQLite file in the test's folder). */
   directory?: string;
+  /** The club table the world's helpers edit (default: the one in crm.db); dropped with the world. */
+  club?: ClubTable;
 }
 
 export function useSyncFixture() {
   const tempDir = useTempDir('usersync-sync-');
   const worlds: SyncWorld[] = [];
+  const servers = new ClubServers();
   afterEach(async () => {
     for (const world of worlds.splice(0)) await world.close();
   });
+  afterAll(() => servers.end());
 
   async function makeWorld(setup: WorldSetup): Promise<SyncWorld> {
     const dir = tempDir();
@@ -84,7 +87,7 @@ export function useSyncFixture() {
     writeFileSync(file, yaml);
     const config = parseConfig(yaml, { file, env: {}, baseDir: dir });
     const store = await openDirectory(directory, { baseDir: dir });
-    const world = new SyncWorld(dir, config, store);
+    const world = new SyncWorld(dir, config, store, setup.club);
     worlds.push(world);
     return world;
   }
@@ -98,27 +101,55 @@ export function useSyncFixture() {
     return makeWorld({ sqlite: { 'crm.db': schema }, connections: [clubConnection(extra)], directory });
   }
 
-  return { tempDir, makeWorld, clubWorld };
+  /**
+   * The club table with the usual connection, in SQLite (crm.db, as `clubWorld`), in a
+   * fresh PostgreSQL schema or in a fresh MariaDB database; reach it through `world.club`.
+   */
+  async function clubWorldOn(
+    source: ClubSource,
+    extra: Record<string, unknown> = {},
+    directory?: string,
+  ): Promise<SyncWorld> {
+    if (source === 'sqlite') return clubWorld(extra, CLUB_SCHEMA, directory);
+    const club = await servers.create(source);
+    try {
+      const connection = clubConnection({ source: club.source, table: club.table, ...extra });
+      return await makeWorld({ connections: [connection], directory, club });
+    } catch (error) {
+      await club.drop();
+      throw error;
+    }
+  }
+
+  return { tempDir, makeWorld, clubWorld, clubWorldOn };
 }
 
 /** One test's folder, config and directory, with helpers to sync and to look at both sides. */
 export class SyncWorld {
   readonly services: SyncServices;
+  /** The club table, async, wherever it lives (the sync helpers below work on crm.db only). */
+  readonly club: ClubTable;
   private closed = false;
 
   constructor(
     readonly dir: string,
     readonly config: LoadedConfig,
     readonly store: DirectoryStore,
+    club?: ClubTable,
   ) {
     this.services = { store, config };
+    this.club = club ?? sqliteClubTable(dir);
   }
 
-  /** Closes the directory (again is a no-op); the fixture does it after each test. */
+  /** Closes the directory and drops the club's schema or database (again is a no-op); done after each test. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.store.close();
+    try {
+      await this.store.close();
+    } finally {
+      await this.club.drop();
+    }
   }
 
   path(file: string): string {
