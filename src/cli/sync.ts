@@ -9,6 +9,7 @@ import { formatTable, print, printJson, progressLine } from './output.js';
 
 interface SyncFlags extends GlobalOptions {
   dryRun?: boolean;
+  full?: boolean;
   approveMassChange?: boolean;
 }
 
@@ -18,6 +19,7 @@ export function registerSync(program: Command): void {
     .description('sync one connection, or all of them, with the directory')
     .argument('[name]', 'the connection to sync (default: all)')
     .option('--dry-run', 'report what would change, change nothing')
+    .option('--full', 'read every row even where a cursor allows an incremental sync (finds deleted rows)')
     .option('--approve-mass-change', 'apply a run even if it changes more users than maxChange allows')
     .action(async (name: string | undefined, flags: SyncFlags, command: Command) => {
       const options = { ...command.optsWithGlobals<SyncFlags>(), ...flags };
@@ -53,6 +55,7 @@ async function runSync(name: string | undefined, options: SyncFlags): Promise<Sy
         syncConnections(ctx, name ? [name] : undefined, {
           trigger: 'manual',
           dryRun: options.dryRun,
+          full: options.full,
           approveMassChange: options.approveMassChange,
           onProgress: (event) => progress.update(describeProgress(event)),
         }),
@@ -76,6 +79,7 @@ export function runJson(r: SyncResult) {
     status: r.status,
     trigger: r.trigger,
     dryRun: r.dryRun,
+    scope: r.scope,
     runId: r.runId,
     app: r.counts.app,
     source: r.counts.source,

@@ -12,7 +12,7 @@ import { applyBatch } from './batch.js';
 import { getConnectionState, setConnectionState } from './connection-state.js';
 import type { DirectoryDialect } from './dialect.js';
 import { getIssue, listIssues, recordIssues } from './issues.js';
-import { findLinks, linksOfUser, scanLinks, suspendedElsewhere } from './links.js';
+import { findLinks, linksOfUser, linksOfUsers, scanLinks, suspendedElsewhere } from './links.js';
 import { acquireRunLock, releaseRunLock } from './locks.js';
 import { failInterruptedRuns, finishRun, listRuns, startRun } from './runs.js';
 import type { Database } from './schema.js';
@@ -33,7 +33,16 @@ import type {
   UserListOptions,
 } from './store.js';
 import { createUser, deleteUser, updateUser } from './user-writes.js';
-import { countUsers, findUserByEmail, getUser, getUsers, listUsers, scanUsers } from './users.js';
+import {
+  countUsers,
+  findUserByEmail,
+  findUsersByEmailKeys,
+  getUser,
+  getUsers,
+  listUsers,
+  scanUsers,
+  usersChangedSince,
+} from './users.js';
 
 export class KyselyDirectoryStore implements DirectoryStore {
   readonly dialect: DirectoryDialect['name'];
@@ -61,6 +70,12 @@ export class KyselyDirectoryStore implements DirectoryStore {
   getUsers(ids: readonly string[]): Promise<DirectoryUser[]> {
     return getUsers(this.db, ids);
   }
+  findUsersByEmailKeys(keys: readonly string[]): Promise<DirectoryUser[]> {
+    return findUsersByEmailKeys(this.db, keys);
+  }
+  usersChangedSince(since: string): Promise<DirectoryUser[]> {
+    return usersChangedSince(this.db, since);
+  }
   findUserByEmail(email: string): Promise<DirectoryUser | null> {
     return findUserByEmail(this.db, email);
   }
@@ -85,6 +100,9 @@ export class KyselyDirectoryStore implements DirectoryStore {
   }
   findLinks(connection: string, keys: readonly string[]): Promise<LinkState[]> {
     return findLinks(this.db, connection, keys);
+  }
+  linksOfUsers(connection: string, userIds: readonly string[]): Promise<LinkState[]> {
+    return linksOfUsers(this.db, connection, userIds);
   }
   suspendedElsewhere(connection: string): Promise<Set<string>> {
     return suspendedElsewhere(this.db, connection);

@@ -70,6 +70,25 @@ export async function findLinks(
   return found;
 }
 
+/** The links of these users in a connection, chunked. */
+export async function linksOfUsers(
+  db: Kysely<Database>,
+  connection: string,
+  userIds: readonly string[],
+): Promise<LinkState[]> {
+  const found: LinkState[] = [];
+  for (let i = 0; i < userIds.length; i += 500) {
+    const rows = await db
+      .selectFrom('links')
+      .selectAll()
+      .where('connection', '=', connection)
+      .where('user_id', 'in', userIds.slice(i, i + 500))
+      .execute();
+    for (const row of rows) found.push(toLink(row));
+  }
+  return found;
+}
+
 /** Users that some connection other than `connection` suspends through its filter. */
 export async function suspendedElsewhere(db: Kysely<Database>, connection: string): Promise<Set<string>> {
   const rows = await db

@@ -126,6 +126,10 @@ export interface DirectoryStore {
   getUser(id: string): Promise<DirectoryUser | null>;
   /** Users by id, tombstones included; ids not found are left out. */
   getUsers(ids: readonly string[]): Promise<DirectoryUser[]>;
+  /** Live users with these emails (matching form: trimmed, lower-cased). */
+  findUsersByEmailKeys(keys: readonly string[]): Promise<DirectoryUser[]>;
+  /** Users written at or after `since` (ISO-8601), tombstones included. */
+  usersChangedSince(since: string): Promise<DirectoryUser[]>;
   /** The live (not deleted) user with this email, matched case-insensitively after trimming. */
   findUserByEmail(email: string): Promise<DirectoryUser | null>;
   countUsers(): Promise<number>;
@@ -140,6 +144,8 @@ export interface DirectoryStore {
   linksOfUser(connection: string, userId: string): Promise<LinkState[]>;
   /** The links of these row keys (for the single-user path). */
   findLinks(connection: string, keys: readonly string[]): Promise<LinkState[]>;
+  /** The links of these users in a connection. */
+  linksOfUsers(connection: string, userIds: readonly string[]): Promise<LinkState[]>;
   /** Users whose link in another connection is suspended by that connection's filter. */
   suspendedElsewhere(connection: string): Promise<Set<string>>;
   applyBatch(connection: string, ops: readonly DirectoryOp[]): Promise<DirectoryOpResult[]>;

@@ -51,6 +51,30 @@ export async function getUsers(db: Kysely<Database>, ids: readonly string[]): Pr
   return users;
 }
 
+/** Users written at or after `since` (ISO), tombstones included. */
+export async function usersChangedSince(db: Kysely<Database>, since: string): Promise<DirectoryUser[]> {
+  const rows = await db.selectFrom('users').selectAll().where('updated_at', '>=', since).execute();
+  return rows.map(toUser);
+}
+
+/** Live users with these emails (matching form), chunked. */
+export async function findUsersByEmailKeys(
+  db: Kysely<Database>,
+  keys: readonly string[],
+): Promise<DirectoryUser[]> {
+  const users: DirectoryUser[] = [];
+  for (let i = 0; i < keys.length; i += 500) {
+    const rows = await db
+      .selectFrom('users')
+      .selectAll()
+      .where('deleted_at', 'is', null)
+      .where('email_key', 'in', keys.slice(i, i + 500))
+      .execute();
+    for (const row of rows) users.push(toUser(row));
+  }
+  return users;
+}
+
 export async function findUserByEmail(db: Kysely<Database>, email: string): Promise<DirectoryUser | null> {
   const row = await db
     .selectFrom('users')

@@ -20,17 +20,25 @@ import {
 } from '../core/quiet-row.js';
 import type { DirectoryStore } from '../directory/store.js';
 import { effectiveMode, mappingOf, planContext } from './plan-context.js';
+import { laterCursor } from './cursor.js';
+import { readIncremental, type IncrementalSince } from './read-incremental.js';
 import type { SyncProgress } from './sync-result.js';
 
 const PAGE_SIZE = 5000;
 
 export interface ReadPlanOptions {
+  /** Read incrementally from here (a connection with `cursor:`); absent: a full read. */
+  readonly since?: IncrementalSince | null | undefined;
   readonly approveMassChange?: boolean | undefined;
   readonly onProgress?: ((event: SyncProgress) => void) | undefined;
 }
 
 export interface PlannedSync {
   readonly plan: SyncPlan;
+  /** full: every row was read; incremental: rows changed since the last cursor (see read-incremental.ts). */
+  readonly scope: 'full' | 'incremental';
+  /** The largest value of the connection's cursor column among the rows read. */
+  readonly maxCursor: unknown;
   readonly ctx: PlanContext;
   /** The columns read from each row. */
   readonly columns: readonly string[];
@@ -64,6 +72,13 @@ export async function readAndPlan(
   const source = await openSource(config, connection, mode);
   try {
     const columns = await columnsToRead(config, connection, source);
+    if (options.since && source.capabilities.supportsCursor && source.readChangedSince) {
+      const planned = await readIncremental(store, connection, source, columns, options.since, {
+        ...options,
+        mode,
+      });
+      return { ...planned, source };
+    }
     const directory = await digestDirectory(store, connection);
     const ctx = planContext(connection, {
       mode,
@@ -75,9 +90,13 @@ export async function readAndPlan(
     // Rows stream through page by page; only those that need work are kept whole.
     const split = { rows: [] as SourceRow[], quietRows: [] as QuietRow[] };
     const seen = new Set<string>();
+    let maxCursor: unknown;
     for await (const page of source.scan({ columns, pageSize: PAGE_SIZE })) {
       splitRows(ctx, page, directory, split);
-      for (const row of page) seen.add(row.key);
+      for (const row of page) {
+        seen.add(row.key);
+        if (connection.cursor) maxCursor = laterCursor(maxCursor, row.values[connection.cursor]);
+      }
       options.onProgress?.({ connection: connection.name, phase: 'read', rows: seen.size });
     }
     const { userIds, linkKeys } = neededForPlan(ctx, split.rows, seen, directory);
@@ -85,7 +104,7 @@ export async function readAndPlan(
     const links = await store.findLinks(connection.name, [...linkKeys]);
     const plan = planSync(ctx, { rows: split.rows, quietRows: split.quietRows, users, links });
     options.onProgress?.({ connection: connection.name, phase: 'plan', actions: plan.actions.length });
-    return { plan, ctx, columns, mode, source };
+    return { plan, ctx, columns, mode, source, maxCursor, scope: 'full' };
   } catch (error) {
     await source.close();
     throw error;
@@ -100,10 +119,10 @@ export async function columnsToRead(
 ): Promise<string[]> {
   const description = await source.describe();
   checkColumns(config, connection, description, source.keyColumn);
-  // A filter may name any column, so read them all then; otherwise just the mapped ones.
-  return connection.filter
-    ? description.columns.map((c) => c.name)
-    : mappedColumns(mappingOf(connection, source.keyColumn));
+  // A filter may name any column, so read them all then; otherwise the mapped ones and the cursor.
+  if (connection.filter) return description.columns.map((c) => c.name);
+  const mapped = mappedColumns(mappingOf(connection, source.keyColumn));
+  return connection.cursor && !mapped.includes(connection.cursor) ? [...mapped, connection.cursor] : mapped;
 }
 
 /** Every user and this connection's links, as digests: what a sync compares rows with. */

@@ -8,6 +8,7 @@ import type { SyncPlan } from '../core/plan.js';
 import type { DirectoryStore, RunCounts, Trigger } from '../directory/store.js';
 import { applyPlan } from './apply-plan.js';
 import { emptyCounts } from './counts.js';
+import { incrementalSince, recordCursor } from './read-incremental.js';
 import { readAndPlan, type ReadPlanOptions } from './read-plan.js';
 import { settleCreatedRows, withSettled } from './settle-created.js';
 import { acquireRunLock, keepRunLock, newLockOwner } from './run-lock.js';
@@ -23,6 +24,8 @@ export interface SyncOptions extends ReadPlanOptions {
   readonly dryRun?: boolean | undefined;
   /** How long to wait for a run of the same connection in another process (default 30 s). */
   readonly lockWaitMs?: number | undefined;
+  /** Read every row even when the connection has a cursor (finds rows deleted in the source). */
+  readonly full?: boolean | undefined;
 }
 
 export async function runConnectionSync(
@@ -36,6 +39,7 @@ export async function runConnectionSync(
     connection: connection.name,
     trigger: options.trigger,
     dryRun: options.dryRun ?? false,
+    scope: 'full',
     runId: null,
     counts: emptyCounts(),
     issues: [],
@@ -56,10 +60,12 @@ export async function runConnectionSync(
   const stopKeeping = keepRunLock(store, connection.name, owner);
   try {
     await store.failInterruptedRuns(connection.name, 'the process running it stopped before it finished');
+    const since = await incrementalSince(store, connection, options.full ?? false);
     const run = await store.startRun(connection.name, options.trigger);
     let counts: RunCounts = emptyCounts();
     try {
-      const { plan, source, ctx, columns } = await readAndPlan(store, config, connection, options);
+      const planned = await readAndPlan(store, config, connection, { ...options, since });
+      const { plan, source, ctx, columns, scope } = planned;
       try {
         counts = {
           ...counts,
@@ -75,6 +81,7 @@ export async function runConnectionSync(
           await store.finishRun(run.id, 'blocked', counts, plan.blocked.message);
           return result({
             status: 'blocked',
+            scope,
             runId: run.id,
             counts,
             issues: plan.issues,
@@ -92,9 +99,21 @@ export async function runConnectionSync(
         );
         counts = outcome.counts;
         const issues = [...plan.issues, ...outcome.issues];
-        const recorded = await store.recordIssues(connection.name, run.id, issues, { resolveUnseen: true });
+        // An incremental run sees only part of the source: it cannot tell an issue is gone.
+        const recorded = await store.recordIssues(connection.name, run.id, issues, {
+          resolveUnseen: scope === 'full',
+        });
         await store.finishRun(run.id, 'succeeded', counts);
-        return result({ status: 'succeeded', runId: run.id, counts, issues, plan, ...tally(recorded) });
+        await recordCursor(store, connection, planned, run.startedAt);
+        return result({
+          status: 'succeeded',
+          scope,
+          runId: run.id,
+          counts,
+          issues,
+          plan,
+          ...tally(recorded),
+        });
       } finally {
         await source.close();
       }
@@ -125,10 +144,15 @@ async function dryRun(
   result: (fields: Partial<SyncResult> & Pick<SyncResult, 'status'>) => SyncResult,
 ): Promise<SyncResult> {
   try {
-    const { plan, source } = await readAndPlan(services.store, services.config, connection, options);
+    const since = await incrementalSince(services.store, connection, options.full ?? false);
+    const { plan, source, scope } = await readAndPlan(services.store, services.config, connection, {
+      ...options,
+      since,
+    });
     await source.close();
     return result({
       status: plan.blocked ? 'blocked' : 'succeeded',
+      scope,
       counts: predictedCounts(plan),
       issues: plan.issues,
       plan,

@@ -9,6 +9,8 @@ export interface SyncResult {
   /** skipped: another process was running this connection. */
   readonly status: 'succeeded' | 'failed' | 'blocked' | 'skipped';
   readonly dryRun: boolean;
+  /** full: every row read; incremental: rows changed since the last cursor; user: one user's rows. */
+  readonly scope: 'full' | 'incremental' | 'user';
   readonly runId: string | null;
   readonly counts: RunCounts;
   /** Every issue this run saw. */

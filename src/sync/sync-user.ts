@@ -41,7 +41,15 @@ export async function syncUser(
 ): Promise<SyncResult> {
   const started = performance.now();
   const { store, config } = services;
-  const base = { connection: connection.name, trigger, dryRun: false, plan: null, opened: 0, resolved: 0 };
+  const base = {
+    connection: connection.name,
+    trigger,
+    dryRun: false,
+    scope: 'user' as const,
+    plan: null,
+    opened: 0,
+    resolved: 0,
+  };
   const owner = newLockOwner();
   if (!(await acquireRunLock(store, connection.name, owner, 10_000))) {
     const error = `another run of ${connection.name} is in progress; the change will be pushed by the next run`;

@@ -7,9 +7,11 @@ import { Migrator } from 'kysely';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UsersyncError } from '../../core/errors.js';
 import { initial } from './0001-initial.js';
+import { usersUpdatedAt } from './0002-users-updated-at.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
+  '0002-users-updated-at': usersUpdatedAt,
 };
 
 const MIGRATION_ATTEMPTS = 5;

@@ -1,0 +1,119 @@
+/**
+ * Incremental sync (`cursor:`): rows changed since the last cursor and users changed since
+ * the last run, looked up rather than scanned; a full sync still finds deleted rows.
+ */
+import { describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FULL_SYNC_EVERY_MS, USERS_OVERLAP_MS } from '../../src/sync/read-incremental.js';
+import { CLUB_SCHEMA, runOf, useSyncFixture, type SyncWorld } from '../support/sync-fixture.js';
+
+const { clubWorld } = useSyncFixture();
+
+const SCHEMA = CLUB_SCHEMA.replace('status text', 'status text, updated_at text');
+const at = (minute: number) => `2024-05-01 09:${String(minute).padStart(2, '0')}:00`;
+
+/**
+ * Twenty synced members, last updated a minute apart from 08:00 to 08:19 (so the cursor is
+ * 08:19, and an incremental read, a minute back, sees two of them). An incremental sync pushes the users
+ * written since shortly before the last run began, which includes that run's own writes:
+ * wait that long, so the next sync sees only what the test changes.
+ */
+async function syncedClub(): Promise<{ world: SyncWorld; keys: string[] }> {
+  const world = await clubWorld({ cursor: 'updated_at' }, SCHEMA);
+  const keys = Array.from({ length: 20 }, (_, i) => {
+    const key = world.addMember({ email: `m${i}@x.io`, name: `M ${i}` });
+    world.setMember(key, 'updated_at', `2024-05-01 08:${String(i).padStart(2, '0')}:00`);
+    return key;
+  });
+  const first = runOf(await world.sync());
+  expect(first.scope).toBe('full');
+  await sleep(USERS_OVERLAP_MS + 1000);
+  expect(runOf(await world.sync()).scope).toBe('incremental');
+  return { world, keys };
+}
+
+describe('an incremental sync', () => {
+  it('starts after a full sync, which records the cursor', async () => {
+    const { world } = await syncedClub();
+    const state = await world.store.getConnectionState('crm');
+    expect(state.cursor).toBe('2024-05-01 08:19:00');
+    expect(state.lastFullSyncAt).not.toBeNull();
+  });
+
+  it('reads only the rows changed since the cursor, and applies their changes', async () => {
+    const { world, keys } = await syncedClub();
+    world.setMember(keys[3]!, 'Full-Name', 'Renamed');
+    world.setMember(keys[3]!, 'updated_at', at(5));
+
+    const run = runOf(await world.sync());
+
+    expect(run.scope).toBe('incremental');
+    expect(run.counts.app.updated).toBe(1);
+    expect(run.counts.unchanged).toBeLessThan(5); // not the twenty rows of a full read
+    expect((await world.user('m3@x.io')).name).toBe('Renamed');
+    expect((await world.store.getConnectionState('crm')).cursor).toBe(at(5));
+  });
+
+  it('does not miss a row written with the same timestamp as the cursor, or a little before it', async () => {
+    const { world, keys } = await syncedClub();
+    world.setMember(keys[1]!, 'Full-Name', 'Same second');
+    world.setMember(keys[1]!, 'updated_at', '2024-05-01 08:19:00');
+    world.setMember(keys[2]!, 'Full-Name', 'Late commit');
+    world.setMember(keys[2]!, 'updated_at', '2024-05-01 08:18:30'); // 30 s before the cursor
+
+    runOf(await world.sync());
+
+    expect((await world.user('m1@x.io')).name).toBe('Same second');
+    expect((await world.user('m2@x.io')).name).toBe('Late commit');
+  });
+
+  it('imports new rows and pushes app changes and new app users, without a full read', async () => {
+    const { world, keys } = await syncedClub();
+    const key = world.addMember({ email: 'new@x.io', name: 'New' });
+    world.setMember(key, 'updated_at', at(7));
+    const m5 = await world.user('m5@x.io');
+    await world.store.updateUser(m5.id, { name: 'Changed in the app' });
+    const app = await world.store.createUser({ email: 'app@x.io', name: 'App' });
+
+    const run = runOf(await world.sync());
+
+    expect(run.scope).toBe('incremental');
+    expect((await world.user('new@x.io')).name).toBe('New');
+    expect(world.member(keys[5]!)).toMatchObject({ 'Full-Name': 'Changed in the app' });
+    expect(world.members().find((m) => m.email === 'app@x.io')).toMatchObject({ app_user_id: app.id });
+    expect(runOf(await world.sync()).counts.source).toEqual({ created: 0, updated: 0, deleted: 0 });
+  });
+
+  it('leaves a row deleted in the source to a full sync, which re-creates it', async () => {
+    const { world, keys } = await syncedClub();
+    world.deleteMember(keys[8]!);
+
+    expect(runOf(await world.sync()).counts.source.created).toBe(0);
+    const full = runOf(await world.sync({ full: true }));
+
+    expect(full.scope).toBe('full');
+    expect(full.counts.source.created).toBe(1);
+    expect(world.members().filter((m) => m.email === 'm8@x.io')).toHaveLength(1);
+  });
+
+  it('a new row with the email of a user linked to an unchanged row is an issue, not a second row', async () => {
+    const { world } = await syncedClub();
+    const key = world.addMember({ email: 'M4@x.io', name: 'Again' });
+    world.setMember(key, 'updated_at', at(9));
+
+    const run = runOf(await world.sync());
+
+    expect(run.scope).toBe('incremental');
+    expect(run.counts.source.created).toBe(0);
+    expect(run.issues.map((i) => i.kind)).toEqual(['duplicate_email']);
+    expect(world.members().filter((m) => String(m.email).toLowerCase() === 'm4@x.io')).toHaveLength(2);
+  });
+
+  it('becomes a full sync again when the last full sync is older than a day', async () => {
+    const { world } = await syncedClub();
+    const old = new Date(Date.now() - FULL_SYNC_EVERY_MS - 60_000).toISOString();
+    await world.store.setConnectionState('crm', { lastFullSyncAt: old });
+
+    expect(runOf(await world.sync()).scope).toBe('full');
+  });
+});
