@@ -2,6 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MIGRATION_NAMES } from '../../src/directory/migrations/index.js';
 import { openDirectory } from '../../src/directory/open.js';
 import type { DirectoryStore } from '../../src/directory/store.js';
 import { useTempDir } from '../support/temp.js';
@@ -52,7 +53,7 @@ describe('opening a SQLite directory', () => {
     inspect(path, (db) => {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       const migrations = db.prepare('select name from usersync_migration').pluck().all();
-      expect(migrations).toEqual(['0001-initial']);
+      expect(migrations).toEqual(MIGRATION_NAMES);
       const tables = db
         .prepare("select name from sqlite_master where type = 'table' order by name")
         .pluck()

@@ -4,7 +4,6 @@
  */
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { Migrator } from 'kysely';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { UsersyncError } from '../../core/errors.js';
 import { initial } from './0001-initial.js';
 import { usersUpdatedAt } from './0002-users-updated-at.js';
@@ -14,7 +13,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002-users-updated-at': usersUpdatedAt,
 };
 
-const MIGRATION_ATTEMPTS = 5;
+/** Every migration, in the order they apply. */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS).sort();
 
 const provider: MigrationProvider = {
   getMigrations: () => Promise.resolve(MIGRATIONS),
@@ -34,15 +34,7 @@ export async function migrateDirectory(db: Kysely<unknown>, tableSchema?: string
     migrationLockTableName: 'usersync_migration_lock',
     ...(tableSchema === undefined ? {} : { migrationTableSchema: tableSchema }),
   });
-  // Kysely's Migrator looks for its own tables by listing every table of the database; a
-  // table or schema another process drops during that catalog query makes it fail. Applied
-  // migrations are read again under the Migrator's lock, so trying again is safe.
-  let outcome = await migrator.migrateToLatest();
-  for (let attempt = 1; attempt < MIGRATION_ATTEMPTS && outcome.error !== undefined; attempt++) {
-    await sleep(50 * attempt);
-    outcome = await migrator.migrateToLatest();
-  }
-  const { error, results } = outcome;
+  const { error, results } = await migrator.migrateToLatest();
   if (error === undefined) return;
   const failed = results?.find((result) => result.status === 'Error')?.migrationName ?? 'unknown';
   throw new UsersyncError(

@@ -7,11 +7,12 @@
  * `insert … on conflict`) or is refused by a unique index, which the store reports as a
  * conflict; no step relies on a snapshot staying unchanged between two statements.
  */
-import type { Kysely } from 'kysely';
+import type { DatabaseIntrospector, Kysely, PostgresDialectConfig } from 'kysely';
 import { CompiledQuery, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { DirectoryDialect } from '../dialect.js';
 import { isUniqueViolation, openError } from './postgres-errors.js';
+import { schemaIntrospector } from './schema-introspector.js';
 import { parsePostgresDirectoryUrl, type PostgresDirectoryTarget } from './postgres-url.js';
 
 const POOL_SIZE = 10;
@@ -33,7 +34,7 @@ export function createPostgresDirectoryDialect(url: string): DirectoryDialect {
   const setSearchPath = CompiledQuery.raw(`set search_path to ${quoteIdentifier(target.schema)}`);
   return {
     name: 'postgres',
-    kysely: new PostgresDialect({
+    kysely: new SchemaScopedPostgresDialect(target.schema, {
       pool,
       // Every new pooled connection, before its first query: unqualified names are the directory's.
       onCreateConnection: async (connection) => {
@@ -44,6 +45,20 @@ export function createPostgresDirectoryDialect(url: string): DirectoryDialect {
     prepare: (db) => prepare(db, target),
     isUniqueViolation,
   };
+}
+
+/** Introspects the directory's schema only (see schema-introspector.ts). */
+class SchemaScopedPostgresDialect extends PostgresDialect {
+  constructor(
+    private readonly schema: string,
+    config: PostgresDialectConfig,
+  ) {
+    super(config);
+  }
+
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    return schemaIntrospector(db, this.schema);
+  }
 }
 
 /** `"name"`, with inner quotes doubled: safe for any schema name the URL carries. */

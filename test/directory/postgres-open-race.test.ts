@@ -1,21 +1,11 @@
 /**
  * Opening a PostgreSQL directory while another program drops a schema of the same
- * database. The directory lives in its own schema and should not care. Found by
- * property.test.ts (failing under other test files' cleanup): `migrateDirectory`
- * (src/directory/migrations/index.ts) runs Kysely's Migrator, whose `#doesTableExist`
- * calls `introspection.getTables()` over every schema of the database (kysely's
- * postgres-introspector.js). That query reads pg_namespace from its snapshot, then
- * resolves each schema by name (`has_schema_privilege(ns.nspname, …)`,
- * `pg_get_serial_sequence(…)`); a schema dropped in between raises 3F000 "schema … does
- * not exist", and openDirectory threw `directory.invalid` about one time in three here.
- * (Upstream: kysely-org/kysely#1419.)
- *
- * migrateDirectory now tries the Migrator again after such a failure (b154166). The root
- * fix would be an introspector confined to the directory's schema (override
- * `createIntrospector` in src/directory/postgres/postgres-dialect.ts), so the Migrator
- * never reads other schemas, nor every column of the database on each open. Lives under
- * test/sync only because the task that found it could write nowhere else; it belongs in
- * test/directory.
+ * database. The directory lives in its own schema and should not care. Found by the runner
+ * property test under other test files' cleanup: Kysely's Migrator finds its own tables
+ * through the dialect's introspector, and PostgreSQL's reads every schema of the database
+ * (kysely-org/kysely#1419); a schema dropped during that catalog query raised 3F000, about
+ * one open in three here. The directory's dialect now introspects its own schema only
+ * (src/directory/postgres/schema-introspector.ts).
  */
 import pg from 'pg';
 import { describe, it } from 'vitest';
