@@ -8,7 +8,9 @@ export default tseslint.config(
   {
     // Plain JavaScript entry points (bin/, bench/) run on Node.
     files: ['**/*.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', performance: 'readonly' } },
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', performance: 'readonly', URL: 'readonly' },
+    },
   },
   {
     rules: {

@@ -1,23 +1,29 @@
-// `npm run bench`: sync a generated SQLite source of BENCH_ROWS rows (default 100,000)
-// with the embedded SQLite directory: first sync, no-op re-sync, sync after 1 % edits.
-// Prints wall time, rows/s and peak memory of each phase (each in its own process).
-import Database from 'better-sqlite3';
+// `npm run bench`: sync a generated source of BENCH_ROWS rows (default 100,000) with a
+// directory: first sync, no-op re-sync, sync after 1 % edits. Prints wall time, rows/s and
+// peak memory of each phase (each in its own process), and for a PostgreSQL source the
+// floor (COPY of the same columns) with every phase as a multiple of it.
+//   BENCH_SOURCE=sqlite|postgres   BENCH_DIRECTORY=sqlite|postgres   BENCH_ROWS=N
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { POSTGRES_URL, postgresSource, sqliteSource } from './sources.js';
 
 const rows = Number(process.env.BENCH_ROWS ?? 100_000);
 const dir = resolve('.bench');
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
+const source = process.env.BENCH_SOURCE === 'postgres' ? await postgresSource(rows) : sqliteSource(dir, rows);
+const directory =
+  process.env.BENCH_DIRECTORY === 'postgres'
+    ? `${POSTGRES_URL}?schema=usersync_bench_dir_${process.pid}`
+    : 'sqlite:./directory.db';
 const config = join(dir, 'usersync.yaml');
 writeFileSync(
   config,
-  `directory: sqlite:./directory.db
+  `directory: ${directory}
 connections:
   - name: crm
-    source: sqlite:./source.db
-    table: members
+${source.yaml}
     fields:
       email: email
       name: full_name
@@ -31,28 +37,6 @@ connections:
     maxChange: 1
 `,
 );
-
-const source = new Database(join(dir, 'source.db'));
-source.pragma('journal_mode = WAL');
-source.exec(`CREATE TABLE members (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, email TEXT, full_name TEXT, photo_url TEXT,
-  signup_date TEXT, last_login TEXT, app_user_id TEXT, plan TEXT, company TEXT)`);
-const insert = source.prepare(
-  'INSERT INTO members (email, full_name, photo_url, signup_date, plan, company) VALUES (?, ?, ?, ?, ?, ?)',
-);
-source.transaction(() => {
-  for (let i = 0; i < rows; i++) {
-    const day = new Date(Date.UTC(2020, 0, 1) + (i % 1500) * 86_400_000).toISOString().slice(0, 10);
-    insert.run(
-      `user${i}@example.com`,
-      `User ${i}`,
-      `https://example.com/a/${i}.png`,
-      day,
-      ['free', 'pro', 'team'][i % 3],
-      `Company ${i % 500}`,
-    );
-  }
-})();
 
 function phase(name) {
   const out = JSON.parse(
@@ -70,22 +54,28 @@ function phase(name) {
   };
 }
 
+const floor = await source.floor();
 const results = [phase('first sync (import + write-back)'), phase('no-op re-sync')];
 const edits = Math.max(1, Math.round(rows / 100));
-source
-  .prepare(`UPDATE members SET full_name = full_name || ' (edited)' WHERE id % ? = 0`)
-  .run(Math.round(rows / edits));
-source.close();
+await source.edit(Math.round(rows / edits));
 results.push(phase(`sync after 1 % edits (${edits} rows)`));
+await source.close();
+if (directory.startsWith('postgres')) {
+  const schema = new URL(directory).searchParams.get('schema');
+  execFileSync('psql', [POSTGRES_URL, '-q', '-c', `drop schema if exists ${schema} cascade`]);
+}
 
+const where = `${source.kind}, ${directory.startsWith('postgres') ? 'PostgreSQL' : 'SQLite'} directory`;
+console.log(`usersync bench: ${rows.toLocaleString('en')} rows, ${where}, node ${process.version}`);
+if (floor !== null) console.log(`floor: COPY of the mapped columns ${floor.toFixed(2)} s`);
 console.log(
-  `usersync bench: ${rows.toLocaleString('en')} rows, SQLite source, SQLite directory, node ${process.version}`,
+  'phase                                  seconds    rows/s  peak RSS  app +/~     source +/~  × floor',
 );
-console.log('phase                                  seconds    rows/s  peak RSS  app +/~     source +/~');
 for (const r of results) {
   console.log(
     `${r.phase.padEnd(38)} ${r.seconds.toFixed(2).padStart(7)} ${String(r.rowsPerSecond).padStart(9)} ${`${r.maxRssMb} MB`.padStart(9)}  ` +
-      `${`${r.app.created}/${r.app.updated}`.padEnd(11)} ${r.source.created}/${r.source.updated}`,
+      `${`${r.app.created}/${r.app.updated}`.padEnd(11)} ${`${r.source.created}/${r.source.updated}`.padEnd(11)} ` +
+      (floor === null ? '' : (r.seconds / floor).toFixed(1)),
   );
 }
 const [first, noop, edited] = results;

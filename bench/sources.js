@@ -1,0 +1,87 @@
+// The benchmark's generated sources: the same members table in SQLite or PostgreSQL.
+import Database from 'better-sqlite3';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import pg from 'pg';
+
+export const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const COLUMNS = 'email, full_name, photo_url, signup_date, plan, company';
+
+/** A SQLite file source. */
+export function sqliteSource(dir, rows) {
+  const db = new Database(join(dir, 'source.db'));
+  db.pragma('journal_mode = WAL');
+  db.exec(`CREATE TABLE members (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, email TEXT, full_name TEXT, photo_url TEXT,
+    signup_date TEXT, last_login TEXT, app_user_id TEXT, plan TEXT, company TEXT)`);
+  const insert = db.prepare(`INSERT INTO members (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`);
+  db.transaction(() => {
+    for (let i = 0; i < rows; i++) insert.run(...member(i));
+  })();
+  return {
+    kind: 'SQLite source',
+    yaml: '    source: sqlite:./source.db\n    table: members',
+    edit: async (every) =>
+      void db.prepare(`UPDATE members SET full_name = full_name || ' (edited)' WHERE id % ? = 0`).run(every),
+    floor: async () => null,
+    close: async () => db.close(),
+  };
+}
+
+/** A table in a fresh PostgreSQL schema, filled with generate_series. */
+export async function postgresSource(rows) {
+  const schema = `usersync_bench_${process.pid}`;
+  const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
+  await pool.query(`drop schema if exists ${schema} cascade; create schema ${schema}`);
+  await pool.query(`create table ${schema}.members (
+    id serial primary key, email text, full_name text, photo_url text, signup_date timestamptz,
+    last_login timestamptz, app_user_id text, plan text, company text)`);
+  await pool.query(
+    `insert into ${schema}.members (${COLUMNS})
+     select 'user' || n || '@example.com', 'User ' || n, 'https://example.com/a/' || n || '.png',
+            timestamptz '2020-01-01' + (n % 1500) * interval '1 day', (array['free','pro','team'])[n % 3 + 1], 'Company ' || (n % 500)
+     from generate_series(0, $1 - 1) n`,
+    [rows],
+  );
+  await pool.query(`analyze ${schema}.members`);
+  return {
+    kind: 'PostgreSQL source',
+    yaml: `    source: ${POSTGRES_URL}\n    table: ${schema}.members`,
+    edit: async (every) =>
+      void (await pool.query(
+        `update ${schema}.members set full_name = full_name || ' (edited)' where id % $1 = 0`,
+        [every],
+      )),
+    // The floor: the server writing the mapped columns out, with nothing done to them.
+    floor: async () => {
+      const started = performance.now();
+      try {
+        execFileSync('psql', [
+          POSTGRES_URL,
+          '-q',
+          '-c',
+          `\\copy (select id, email, full_name, photo_url, signup_date, last_login, app_user_id, plan, company from ${schema}.members) to '/dev/null'`,
+        ]);
+      } catch {
+        return null; // no psql here
+      }
+      return (performance.now() - started) / 1000;
+    },
+    close: async () => {
+      await pool.query(`drop schema if exists ${schema} cascade`);
+      await pool.end();
+    },
+  };
+}
+
+function member(i) {
+  const day = new Date(Date.UTC(2020, 0, 1) + (i % 1500) * 86_400_000).toISOString().slice(0, 10);
+  return [
+    `user${i}@example.com`,
+    `User ${i}`,
+    `https://example.com/a/${i}.png`,
+    day,
+    ['free', 'pro', 'team'][i % 3],
+    `Company ${i % 500}`,
+  ];
+}
