@@ -6,6 +6,7 @@ import type { Kysely, Transaction } from 'kysely';
 import { CompiledQuery } from 'kysely';
 import { emailKey } from '../core/normalize.js';
 import type { DirectoryDialect } from './dialect.js';
+import { selectInChunks } from './in-chunks.js';
 import { deleteLink, insertNewUsersLinks, putLink, ROWS_PER_INSERT } from './links.js';
 import type { Database } from './schema.js';
 import type { DirectoryOp, DirectoryOpResult } from './store.js';
@@ -99,17 +100,15 @@ async function createUsersInBulk(
 
 /** The emails (matching form) among these that a live user has. */
 async function liveEmailKeys(db: Kysely<Database>, keys: readonly string[]): Promise<Set<string>> {
-  const taken = new Set<string>();
-  for (let i = 0; i < keys.length; i += 500) {
-    const rows = await db
+  const rows = await selectInChunks(keys, (chunk) =>
+    db
       .selectFrom('users')
       .select('email_key')
       .where('deleted_at', 'is', null)
-      .where('email_key', 'in', keys.slice(i, i + 500))
-      .execute();
-    for (const row of rows) taken.add(row.email_key);
-  }
-  return taken;
+      .where('email_key', 'in', chunk)
+      .execute(),
+  );
+  return new Set(rows.map((row) => row.email_key));
 }
 
 /** Steps that check the email first but can still lose a race to a concurrent writer (PostgreSQL). */

@@ -2,6 +2,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Baseline, LinkState } from '../core/link.js';
 import type { Database, LinksTable } from './schema.js';
+import { selectInChunks } from './in-chunks.js';
 
 function toLink(row: Selectable<LinksTable>): LinkState {
   return {
@@ -57,17 +58,15 @@ export async function findLinks(
   connection: string,
   keys: readonly string[],
 ): Promise<LinkState[]> {
-  const found: LinkState[] = [];
-  for (let i = 0; i < keys.length; i += 500) {
-    const rows = await db
+  const rows = await selectInChunks(keys, (chunk) =>
+    db
       .selectFrom('links')
       .selectAll()
       .where('connection', '=', connection)
-      .where('source_key', 'in', keys.slice(i, i + 500))
-      .execute();
-    for (const row of rows) found.push(toLink(row));
-  }
-  return found;
+      .where('source_key', 'in', chunk)
+      .execute(),
+  );
+  return rows.map(toLink);
 }
 
 /** The links of these users in a connection, chunked. */
@@ -76,17 +75,15 @@ export async function linksOfUsers(
   connection: string,
   userIds: readonly string[],
 ): Promise<LinkState[]> {
-  const found: LinkState[] = [];
-  for (let i = 0; i < userIds.length; i += 500) {
-    const rows = await db
+  const rows = await selectInChunks(userIds, (chunk) =>
+    db
       .selectFrom('links')
       .selectAll()
       .where('connection', '=', connection)
-      .where('user_id', 'in', userIds.slice(i, i + 500))
-      .execute();
-    for (const row of rows) found.push(toLink(row));
-  }
-  return found;
+      .where('user_id', 'in', chunk)
+      .execute(),
+  );
+  return rows.map(toLink);
 }
 
 /** Users that some connection other than `connection` suspends through its filter. */

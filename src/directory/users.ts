@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { CustomValue, DirectoryUser } from '../core/user.js';
 import { emailKey } from '../core/normalize.js';
 import type { Database, UsersTable } from './schema.js';
+import { selectInChunks } from './in-chunks.js';
 import type { UserListOptions } from './store.js';
 
 export type UserRow = Selectable<UsersTable>;
@@ -39,16 +40,10 @@ export async function getUser(db: Kysely<Database>, id: string): Promise<Directo
 
 /** Users by id, tombstones included (chunked to stay under SQL parameter limits). */
 export async function getUsers(db: Kysely<Database>, ids: readonly string[]): Promise<DirectoryUser[]> {
-  const users: DirectoryUser[] = [];
-  for (let i = 0; i < ids.length; i += 500) {
-    const rows = await db
-      .selectFrom('users')
-      .selectAll()
-      .where('id', 'in', ids.slice(i, i + 500))
-      .execute();
-    for (const row of rows) users.push(toUser(row));
-  }
-  return users;
+  const rows = await selectInChunks(ids, (chunk) =>
+    db.selectFrom('users').selectAll().where('id', 'in', chunk).execute(),
+  );
+  return rows.map(toUser);
 }
 
 /** Users written at or after `since` (ISO), tombstones included. */
@@ -62,17 +57,15 @@ export async function findUsersByEmailKeys(
   db: Kysely<Database>,
   keys: readonly string[],
 ): Promise<DirectoryUser[]> {
-  const users: DirectoryUser[] = [];
-  for (let i = 0; i < keys.length; i += 500) {
-    const rows = await db
+  const rows = await selectInChunks(keys, (chunk) =>
+    db
       .selectFrom('users')
       .selectAll()
       .where('deleted_at', 'is', null)
-      .where('email_key', 'in', keys.slice(i, i + 500))
-      .execute();
-    for (const row of rows) users.push(toUser(row));
-  }
-  return users;
+      .where('email_key', 'in', chunk)
+      .execute(),
+  );
+  return rows.map(toUser);
 }
 
 export async function findUserByEmail(db: Kysely<Database>, email: string): Promise<DirectoryUser | null> {
