@@ -32,7 +32,7 @@ export async function readIncremental(
   columns: readonly string[],
   since: IncrementalSince,
   options: ReadPlanOptions & { mode: PlannedSync['mode'] },
-): Promise<Omit<PlannedSync, 'source'>> {
+): Promise<Omit<PlannedSync, 'source' | 'release'>> {
   const cursorColumn = connection.cursor!;
   const changed: SourceRow[] = [];
   let maxCursor: unknown;

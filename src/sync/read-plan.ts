@@ -22,6 +22,7 @@ import type { DirectoryStore } from '../directory/store.js';
 import { effectiveMode, mappingOf, planContext } from './plan-context.js';
 import { laterCursor } from './cursor.js';
 import { readIncremental, type IncrementalSince } from './read-incremental.js';
+import { leaseSource, type SourcePool } from './source-pool.js';
 import type { SyncProgress } from './sync-result.js';
 
 const PAGE_SIZE = 5000;
@@ -43,8 +44,10 @@ export interface PlannedSync {
   /** The columns read from each row. */
   readonly columns: readonly string[];
   readonly mode: SyncMode;
-  /** Open; the caller closes it. */
+  /** Open for the rest of the run. */
   readonly source: SourceConnector;
+  /** The caller ends the run with it: closes the source, or gives it back to the pool. */
+  release(): Promise<void>;
 }
 
 export async function openSource(
@@ -63,13 +66,13 @@ export async function openSource(
 }
 
 export async function readAndPlan(
-  store: DirectoryStore,
-  config: LoadedConfig,
+  services: { store: DirectoryStore; config: LoadedConfig; sources?: SourcePool | undefined },
   connection: ConnectionConfig,
   options: ReadPlanOptions,
 ): Promise<PlannedSync> {
+  const { store, config } = services;
   const mode = effectiveMode(connection, await store.getConnectionState(connection.name));
-  const source = await openSource(config, connection, mode);
+  const { source, release } = await leaseSource(services, connection, mode);
   try {
     const columns = await columnsToRead(config, connection, source);
     if (options.since && source.capabilities.supportsCursor && source.readChangedSince) {
@@ -77,7 +80,7 @@ export async function readAndPlan(
         ...options,
         mode,
       });
-      return { ...planned, source };
+      return { ...planned, source, release };
     }
     const directory = await digestDirectory(store, connection);
     const ctx = planContext(connection, {
@@ -104,9 +107,9 @@ export async function readAndPlan(
     const links = await store.findLinks(connection.name, [...linkKeys]);
     const plan = planSync(ctx, { rows: split.rows, quietRows: split.quietRows, users, links });
     options.onProgress?.({ connection: connection.name, phase: 'plan', actions: plan.actions.length });
-    return { plan, ctx, columns, mode, source, maxCursor, scope: 'full' };
+    return { plan, ctx, columns, mode, source, release, maxCursor, scope: 'full' };
   } catch (error) {
-    await source.close();
+    await release();
     throw error;
   }
 }

@@ -10,6 +10,7 @@ import { applyPlan } from './apply-plan.js';
 import { emptyCounts } from './counts.js';
 import { incrementalSince, recordCursor } from './read-incremental.js';
 import { readAndPlan, type ReadPlanOptions } from './read-plan.js';
+import type { SourcePool } from './source-pool.js';
 import { settleCreatedRows, withSettled } from './settle-created.js';
 import { acquireRunLock, keepRunLock, newLockOwner } from './run-lock.js';
 import type { SyncResult } from './sync-result.js';
@@ -17,6 +18,8 @@ import type { SyncResult } from './sync-result.js';
 export interface SyncServices {
   readonly store: DirectoryStore;
   readonly config: LoadedConfig;
+  /** Open connectors to reuse across runs (long-lived processes); without it each run opens its own. */
+  readonly sources?: SourcePool | undefined;
 }
 
 export interface SyncOptions extends ReadPlanOptions {
@@ -34,7 +37,7 @@ export async function runConnectionSync(
   options: SyncOptions,
 ): Promise<SyncResult> {
   const started = performance.now();
-  const { store, config } = services;
+  const { store } = services;
   const result = (fields: Partial<SyncResult> & Pick<SyncResult, 'status'>): SyncResult => ({
     connection: connection.name,
     trigger: options.trigger,
@@ -64,7 +67,7 @@ export async function runConnectionSync(
     const run = await store.startRun(connection.name, options.trigger);
     let counts: RunCounts = emptyCounts();
     try {
-      const planned = await readAndPlan(store, config, connection, { ...options, since });
+      const planned = await readAndPlan(services, connection, { ...options, since });
       const { plan, source, ctx, columns, scope } = planned;
       try {
         counts = {
@@ -115,7 +118,7 @@ export async function runConnectionSync(
           ...tally(recorded),
         });
       } finally {
-        await source.close();
+        await planned.release();
       }
     } catch (error) {
       // SPEC §3: nothing is inferred from a partial read; the run fails with connection_failed.
@@ -145,11 +148,8 @@ async function dryRun(
 ): Promise<SyncResult> {
   try {
     const since = await incrementalSince(services.store, connection, options.full ?? false);
-    const { plan, source, scope } = await readAndPlan(services.store, services.config, connection, {
-      ...options,
-      since,
-    });
-    await source.close();
+    const { plan, scope, release } = await readAndPlan(services, connection, { ...options, since });
+    await release();
     return result({
       status: plan.blocked ? 'blocked' : 'succeeded',
       scope,

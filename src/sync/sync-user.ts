@@ -14,7 +14,8 @@ import { applyPlan } from './apply-plan.js';
 import { settleCreatedRows, withSettled } from './settle-created.js';
 import { emptyCounts } from './counts.js';
 import { effectiveMode, planContext } from './plan-context.js';
-import { columnsToRead, openSource } from './read-plan.js';
+import { columnsToRead } from './read-plan.js';
+import { leaseSource } from './source-pool.js';
 import { acquireRunLock, newLockOwner } from './run-lock.js';
 import { connectionFailed, type SyncServices } from './run-sync.js';
 import type { SyncResult } from './sync-result.js';
@@ -67,7 +68,7 @@ export async function syncUser(
     const run = await store.startRun(connection.name, trigger);
     try {
       const mode = effectiveMode(connection, await store.getConnectionState(connection.name));
-      const source = await openSource(config, connection, mode);
+      const { source, release } = await leaseSource(services, connection, mode);
       try {
         const columns = await columnsToRead(config, connection, source);
         const scope = await readScope(store, source, connection, userId, columns);
@@ -100,7 +101,7 @@ export async function syncUser(
           opened: recorded.opened.length,
         };
       } finally {
-        await source.close();
+        await release();
       }
     } catch (error) {
       const issue = connectionFailed(connection.name, error);

@@ -26,11 +26,11 @@ describe('a concurrent edit', () => {
     const quinn = await world.user('quinn@x.io');
     await world.store.updateUser(quinn.id, { name: 'Quinn (app)' });
 
-    const { plan, source } = await readAndPlan(world.store, world.config, world.connection(), {});
+    const { plan, source, release } = await readAndPlan(world.services, world.connection(), {});
     // Another program edits the row between the read and the write.
     world.setMember(key, 'plan', 'enterprise');
     const outcome = await applyPlan(plan, world.store, source);
-    await source.close();
+    await release();
 
     expect(outcome.counts.stale).toBe(1);
     expect(outcome.counts.source.updated).toBe(0);

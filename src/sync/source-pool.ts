@@ -1,0 +1,51 @@
+/**
+ * Connectors kept open for reuse by a long-lived process (a server, a benchmark), so a
+ * single-user sync costs its lookups and not a new connection to the source. A one-shot
+ * command opens and closes its connectors per run instead.
+ */
+import type { ConnectionConfig, LoadedConfig } from '../config.js';
+import type { SourceConnector } from '../connectors/connector.js';
+import type { SyncMode } from '../core/plan.js';
+import { openSource } from './read-plan.js';
+
+export class SourcePool {
+  private readonly sources = new Map<string, Promise<SourceConnector>>();
+
+  constructor(private readonly config: LoadedConfig) {}
+
+  get(connection: ConnectionConfig, mode: SyncMode): Promise<SourceConnector> {
+    // An import-only connection opens its source read-only: a different connector.
+    const id = `${connection.name}\0${mode === 'import'}`;
+    let source = this.sources.get(id);
+    if (!source) {
+      source = openSource(this.config, connection, mode);
+      this.sources.set(id, source);
+      // A source that could not be opened is tried again next time.
+      source.catch(() => this.sources.delete(id));
+    }
+    return source;
+  }
+
+  async close(): Promise<void> {
+    const open = [...this.sources.values()];
+    this.sources.clear();
+    for (const source of open) await (await source.catch(() => null))?.close();
+  }
+}
+
+/** A source for one run: from the pool when there is one (kept open), else opened and closed. */
+export interface SourceLease {
+  readonly source: SourceConnector;
+  release(): Promise<void>;
+}
+
+export async function leaseSource(
+  services: { config: LoadedConfig; sources?: SourcePool | undefined },
+  connection: ConnectionConfig,
+  mode: SyncMode,
+): Promise<SourceLease> {
+  if (services.sources)
+    return { source: await services.sources.get(connection, mode), release: async () => {} };
+  const source = await openSource(services.config, connection, mode);
+  return { source, release: () => source.close() };
+}
