@@ -104,8 +104,8 @@ export class KyselyDirectoryStore implements DirectoryStore {
   linksOfUsers(connection: string, userIds: readonly string[]): Promise<LinkState[]> {
     return linksOfUsers(this.db, connection, userIds);
   }
-  suspendedElsewhere(connection: string): Promise<Set<string>> {
-    return suspendedElsewhere(this.db, connection);
+  suspendedElsewhere(connection: string, userIds?: readonly string[]): Promise<Set<string>> {
+    return suspendedElsewhere(this.db, connection, userIds);
   }
   applyBatch(connection: string, ops: readonly DirectoryOp[]): Promise<DirectoryOpResult[]> {
     return applyBatch(this.db, this.directoryDialect.isUniqueViolation, connection, ops);

@@ -86,15 +86,21 @@ export async function linksOfUsers(
   return rows.map(toLink);
 }
 
-/** Users that some connection other than `connection` suspends through its filter. */
-export async function suspendedElsewhere(db: Kysely<Database>, connection: string): Promise<Set<string>> {
-  const rows = await db
+/** Users (all, or among `userIds`) that some connection other than `connection` suspends through its filter. */
+export async function suspendedElsewhere(
+  db: Kysely<Database>,
+  connection: string,
+  userIds?: readonly string[],
+): Promise<Set<string>> {
+  const query = db
     .selectFrom('links')
     .select('user_id')
     .distinct()
     .where('connection', '!=', connection)
-    .where('suspended', '=', 1)
-    .execute();
+    .where('suspended', '=', 1);
+  const rows = userIds
+    ? await selectInChunks(userIds, (chunk) => query.where('user_id', 'in', chunk).execute())
+    : await query.execute();
   return new Set(rows.map((r) => r.user_id));
 }
 

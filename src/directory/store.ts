@@ -147,7 +147,7 @@ export interface DirectoryStore {
   /** The links of these users in a connection. */
   linksOfUsers(connection: string, userIds: readonly string[]): Promise<LinkState[]>;
   /** Users whose link in another connection is suspended by that connection's filter. */
-  suspendedElsewhere(connection: string): Promise<Set<string>>;
+  suspendedElsewhere(connection: string, userIds?: readonly string[]): Promise<Set<string>>;
   applyBatch(connection: string, ops: readonly DirectoryOp[]): Promise<DirectoryOpResult[]>;
 
   startRun(connection: string, trigger: Trigger): Promise<RunRecord>;

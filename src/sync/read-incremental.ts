@@ -59,7 +59,10 @@ export async function readIncremental(
     keyColumn: source.keyColumn,
     totalUsers: await store.countUsers(),
     approveMassChange: options.approveMassChange ?? false,
-    suspendedElsewhere: await store.suspendedElsewhere(connection.name),
+    suspendedElsewhere: await store.suspendedElsewhere(
+      connection.name,
+      scope.users.map((u) => u.id),
+    ),
   });
   const plan = planSync(ctx, scope);
   options.onProgress?.({ connection: connection.name, phase: 'plan', actions: plan.actions.length });

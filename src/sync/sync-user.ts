@@ -75,9 +75,13 @@ export async function syncUser(
         const ctx = planContext(connection, {
           mode,
           keyColumn: source.keyColumn,
-          totalUsers: await store.countUsers(),
+          // One user cannot trip the mass-change guard (it needs ten), so no need to count them all.
+          totalUsers: scope.users.length,
           approveMassChange: false,
-          suspendedElsewhere: await store.suspendedElsewhere(connection.name),
+          suspendedElsewhere: await store.suspendedElsewhere(
+            connection.name,
+            scope.users.map((u) => u.id),
+          ),
         });
         const plan = planSync(ctx, scope);
         const applied = await applyPlan(plan, store, source);

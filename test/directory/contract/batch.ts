@@ -180,6 +180,26 @@ export function describeBatch(makeStore: MakeStore): void {
       ]);
     });
 
+    it("tells which users another connection's filter suspends, all of them or among some", async () => {
+      const { store } = await open();
+      await store.applyBatch('crm', [
+        {
+          type: 'createUser',
+          user: newUser('u1', 'ann@example.com'),
+          link: link('u1', 'k1', { suspended: true }),
+        },
+        {
+          type: 'createUser',
+          user: newUser('u2', 'bo@example.com'),
+          link: link('u2', 'k2', { suspended: true }),
+        },
+        { type: 'createUser', user: newUser('u3', 'cy@example.com'), link: link('u3', 'k3') },
+      ]);
+      expect([...(await store.suspendedElsewhere('billing'))].sort()).toEqual(['u1', 'u2']);
+      expect([...(await store.suspendedElsewhere('billing', ['u2', 'u3']))]).toEqual(['u2']);
+      expect(await store.suspendedElsewhere('crm')).toEqual(new Set());
+    });
+
     it('a user keeps one link per connection, and links of other connections are separate', async () => {
       const { store } = await open();
       await store.applyBatch('crm', [
