@@ -8,8 +8,12 @@ import type { SourceConnector } from '../connectors/connector.js';
 import type { SyncMode } from '../core/plan.js';
 import { openSource } from './read-plan.js';
 
+/** How long a pooled source's checked columns are trusted before the mapping is checked again. */
+const COLUMNS_TTL_MS = 60_000;
+
 export class SourcePool {
   private readonly sources = new Map<string, Promise<SourceConnector>>();
+  private readonly checked = new Map<string, { at: number; columns: string[] }>();
 
   constructor(private readonly config: LoadedConfig) {}
 
@@ -24,6 +28,18 @@ export class SourcePool {
       source.catch(() => this.sources.delete(id));
     }
     return source;
+  }
+
+  /**
+   * The columns a sync of this connection reads, checked against the source (`check`) at
+   * most once a minute: the single-user path then skips describing the source each time.
+   */
+  async columnsToRead(connection: ConnectionConfig, check: () => Promise<string[]>): Promise<string[]> {
+    const known = this.checked.get(connection.name);
+    if (known && Date.now() - known.at < COLUMNS_TTL_MS) return known.columns;
+    const columns = await check();
+    this.checked.set(connection.name, { at: Date.now(), columns });
+    return columns;
   }
 
   async close(): Promise<void> {

@@ -70,7 +70,10 @@ export async function syncUser(
       const mode = effectiveMode(connection, await store.getConnectionState(connection.name));
       const { source, release } = await leaseSource(services, connection, mode);
       try {
-        const columns = await columnsToRead(config, connection, source);
+        const check = () => columnsToRead(config, connection, source);
+        const columns = services.sources
+          ? await services.sources.columnsToRead(connection, check)
+          : await check();
         const scope = await readScope(store, source, connection, userId, columns);
         const ctx = planContext(connection, {
           mode,

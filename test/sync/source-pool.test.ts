@@ -27,4 +27,18 @@ describe('a source pool', () => {
     await pool.close();
     await expect(opened.lookup('email', ['bo@x.io'], ['email'])).rejects.toThrow();
   });
+
+  it('checks the columns of a connection once, then trusts them for a while', async () => {
+    const world = await clubWorld();
+    const pool = new SourcePool(world.config);
+    let checks = 0;
+    const check = async () => {
+      checks += 1;
+      return ['email'];
+    };
+    expect(await pool.columnsToRead(world.connection(), check)).toEqual(['email']);
+    expect(await pool.columnsToRead(world.connection(), check)).toEqual(['email']);
+    expect(checks).toBe(1);
+    await pool.close();
+  });
 });
