@@ -13,6 +13,7 @@ import type {
   SourceRow,
   WriteResult,
 } from '../connector.js';
+import { keysetPages, toSourceRow } from '../sql-rows.js';
 import { mysqlFailure, type MysqlPlace } from './mysql-errors.js';
 import { openMysql, supportsReturning, type MysqlKysely } from './mysql-open.js';
 import {
@@ -33,7 +34,7 @@ import {
   type SelectedRow,
 } from './mysql-statements.js';
 import { parseMysqlUrl, type MysqlTarget } from './mysql-url.js';
-import { isTextColumn, keyValueOf, lookupValue, toMysqlValue, type MysqlValue } from './mysql-value.js';
+import { isTextColumn, keyValueOf, lookupValue, toMysqlValue } from './mysql-value.js';
 import { deleteRows, insertRows, updateRows, type MysqlWriteTarget } from './mysql-writes.js';
 
 /** `IN (…)` lists are cut to this size: short statements, well under max_allowed_packet. */
@@ -167,18 +168,12 @@ class MysqlConnector implements SourceConnector {
   ): AsyncIterable<SourceRow[]> {
     const { info, key } = await this.ready();
     this.checkColumns(info, [...conditionColumns, ...options.columns]);
-    const limit = Math.max(1, Math.floor(options.pageSize));
     const conditions = conditionsOf(info);
-    const base = { ref: info.ref, key: key.name, columns: options.columns, limit };
-    let last: MysqlValue | undefined;
-    for (;;) {
-      const after = last === undefined ? [] : [keyAfter(key.name, last)];
-      const rows = await this.read(selectRows({ ...base, conditions: [...conditions, ...after] }));
-      if (rows.length > 0) yield rows.map((row) => toSourceRow(row, options.columns));
-      const tail = rows[rows.length - 1];
-      if (rows.length < limit || !tail) return;
-      last = keyValueOf(tail.k, key);
-    }
+    const base = { ref: info.ref, key: key.name, columns: options.columns };
+    yield* keysetPages(options.columns, options.pageSize, (last, limit) => {
+      const after = last === undefined ? [] : [keyAfter(key.name, keyValueOf(last.k, key))];
+      return this.read(selectRows({ ...base, limit, conditions: [...conditions, ...after] }));
+    });
   }
 
   async lookup(
@@ -268,12 +263,4 @@ class MysqlConnector implements SourceConnector {
         "nothing was changed. Change the connection's mode to let usersync write to it.",
     );
   }
-}
-
-function toSourceRow(row: SelectedRow, columns: readonly string[]): SourceRow {
-  const values: Record<string, unknown> = {};
-  columns.forEach((name, i) => {
-    values[name] = row[`c${i}`];
-  });
-  return { key: String(row.k), values };
 }

@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { MysqlColumn, MysqlTableRef } from './mysql-schema.js';
 import { isTextColumn, type MysqlValue } from './mysql-value.js';
+import type { SelectedRow } from '../sql-rows.js';
 
 /**
  * The SQL the MySQL connector runs, as pure functions you can print
@@ -9,11 +10,7 @@ import { isTextColumn, type MysqlValue } from './mysql-value.js';
  * dashes, dots or mixed case are never concatenated into SQL. Values are parameters.
  */
 
-/** Result columns are aliased `k`, `c0`, `c1` …, so a column named like another's alias cannot clash. */
-export interface SelectedRow {
-  readonly k: unknown;
-  readonly [column: `c${number}`]: unknown;
-}
+export type { SelectedRow } from '../sql-rows.js';
 
 export interface RowQuery {
   readonly ref: MysqlTableRef;

@@ -13,6 +13,7 @@ import type {
   SourceRow,
   WriteResult,
 } from '../connector.js';
+import { keysetPages, toSourceRow } from '../sql-rows.js';
 import { pgFailure, type PgPlace } from './postgres-errors.js';
 import { openPostgres, type PgKysely } from './postgres-open.js';
 import {
@@ -122,16 +123,11 @@ class PostgresConnector implements SourceConnector {
     conditions: (info: PgTableInfo) => readonly RawBuilder<unknown>[] = () => [],
   ): AsyncIterable<SourceRow[]> {
     const { info, key } = await this.loadWithColumns([...conditionColumns, ...options.columns]);
-    const limit = Math.max(1, Math.floor(options.pageSize));
-    const base = { ref: info.ref, key: key.name, columns: options.columns, limit };
-    let last: SelectedRow | undefined;
-    for (;;) {
+    const base = { ref: info.ref, key: key.name, columns: options.columns };
+    yield* keysetPages(options.columns, options.pageSize, (last, limit) => {
       const after = last ? [keyAfter(key.name, last.k)] : [];
-      const rows = await this.read(selectRows({ ...base, conditions: [...conditions(info), ...after] }));
-      if (rows.length > 0) yield rows.map((row) => toSourceRow(row, options.columns));
-      if (rows.length < limit) return;
-      last = rows[rows.length - 1];
-    }
+      return this.read(selectRows({ ...base, limit, conditions: [...conditions(info), ...after] }));
+    });
   }
 
   async lookup(
@@ -248,12 +244,4 @@ class PostgresConnector implements SourceConnector {
         "nothing was changed. Change the connection's mode to let usersync write to it.",
     );
   }
-}
-
-function toSourceRow(row: SelectedRow, columns: readonly string[]): SourceRow {
-  const values: Record<string, unknown> = {};
-  columns.forEach((name, i) => {
-    values[name] = row[`c${i}`];
-  });
-  return { key: String(row.k), values };
 }

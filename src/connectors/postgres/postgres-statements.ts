@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { PgColumn, PgTableRef } from './postgres-schema.js';
 import { comparedAsText, comparedToTheMillisecond, toPgValue } from './postgres-value.js';
+import type { SelectedRow } from '../sql-rows.js';
 
 /**
  * The SQL the PostgreSQL connector runs, as pure functions you can print
@@ -9,11 +10,7 @@ import { comparedAsText, comparedToTheMillisecond, toPgValue } from './postgres-
  * value is a parameter whose type PostgreSQL infers from the column it meets.
  */
 
-/** Result columns are aliased `k`, `c0`, `c1` …, so any column name (even `k`) reads back as asked. */
-export interface SelectedRow {
-  readonly k: unknown;
-  readonly [column: `c${number}`]: unknown;
-}
+export type { SelectedRow } from '../sql-rows.js';
 
 export interface RowQuery {
   readonly ref: PgTableRef;

@@ -15,6 +15,7 @@ import type {
   WriteResult,
 } from '../connector.js';
 import { sourceFile, type SourceFile } from '../source-path.js';
+import { keysetPages, toSourceRow } from '../sql-rows.js';
 import { sqliteFailure } from './sqlite-errors.js';
 import { openSqlite, type SqliteKysely } from './sqlite-open.js';
 import {
@@ -115,16 +116,11 @@ class SqliteConnector implements SourceConnector {
     conditionColumns: readonly string[] = [],
   ): AsyncIterable<SourceRow[]> {
     this.checkColumns([...conditionColumns, ...options.columns]);
-    const limit = Math.max(1, Math.floor(options.pageSize));
-    const base = { ref: this.info.ref, key: this.key.name, columns: options.columns, limit };
-    let last: SelectedRow | undefined;
-    for (;;) {
+    const base = { ref: this.info.ref, key: this.key.name, columns: options.columns };
+    yield* keysetPages(options.columns, options.pageSize, (last, limit) => {
       const after = last ? [keyAfter(this.key.name, last.k)] : [];
-      const rows = await this.read(selectRows({ ...base, conditions: [...conditions, ...after] }));
-      if (rows.length > 0) yield rows.map((row) => toSourceRow(row, options.columns));
-      if (rows.length < limit) return;
-      last = rows[rows.length - 1];
-    }
+      return this.read(selectRows({ ...base, limit, conditions: [...conditions, ...after] }));
+    });
   }
 
   async lookup(
@@ -206,12 +202,4 @@ class SqliteConnector implements SourceConnector {
         "nothing was changed. Change the connection's mode to let usersync write to it.",
     );
   }
-}
-
-function toSourceRow(row: SelectedRow, columns: readonly string[]): SourceRow {
-  const values: Record<string, unknown> = {};
-  columns.forEach((name, i) => {
-    values[name] = row[`c${i}`];
-  });
-  return { key: String(row.k), values };
 }

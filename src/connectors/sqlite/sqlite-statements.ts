@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { SqliteTableRef } from './sqlite-schema.js';
 import type { SqliteValue } from './sqlite-value.js';
+import type { SelectedRow } from '../sql-rows.js';
 
 /**
  * The SQL the SQLite connector runs, as pure functions you can print
@@ -8,11 +9,7 @@ import type { SqliteValue } from './sqlite-value.js';
  * spaces, dashes, dots, quotes or mixed case are quoted by Kysely, never concatenated.
  */
 
-/** Result columns are aliased `k`, `c0`, `c1` …: SQLite names an un-aliased column after its declaration, not as asked. */
-export interface SelectedRow {
-  readonly k: unknown;
-  readonly [column: `c${number}`]: unknown;
-}
+export type { SelectedRow } from '../sql-rows.js';
 
 export interface RowQuery {
   readonly ref: SqliteTableRef;

@@ -1,0 +1,35 @@
+/**
+ * What the SQL connectors (SQLite, PostgreSQL, MySQL) share about reading rows: result
+ * columns aliased `k`, `c0`, `c1` … (so any column name reads back as asked), and keyset
+ * pagination on the key (`key > last ORDER BY key`), stable and fast where OFFSET rescans.
+ */
+import type { SourceRow } from '../core/source-row.js';
+
+export interface SelectedRow {
+  readonly k: unknown;
+  readonly [column: `c${number}`]: unknown;
+}
+
+export function toSourceRow(row: SelectedRow, columns: readonly string[]): SourceRow {
+  const values: Record<string, unknown> = {};
+  columns.forEach((name, i) => {
+    values[name] = row[`c${i}`];
+  });
+  return { key: String(row.k), values };
+}
+
+/** Pages of rows: `fetch` reads up to `limit` rows after the last row of the previous page. */
+export async function* keysetPages(
+  columns: readonly string[],
+  pageSize: number,
+  fetch: (after: SelectedRow | undefined, limit: number) => Promise<SelectedRow[]>,
+): AsyncIterable<SourceRow[]> {
+  const limit = Math.max(1, Math.floor(pageSize));
+  let last: SelectedRow | undefined;
+  for (;;) {
+    const rows = await fetch(last, limit);
+    if (rows.length > 0) yield rows.map((row) => toSourceRow(row, columns));
+    if (rows.length < limit) return;
+    last = rows[rows.length - 1];
+  }
+}
