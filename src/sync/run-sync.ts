@@ -2,16 +2,13 @@
  * One run of one connection (SPEC §1 "sync run"): lock, read, plan, apply, record.
  */
 import type { ConnectionConfig, LoadedConfig } from '../config.js';
-import { isUsersyncError } from '../core/errors.js';
-import type { IssueReport } from '../core/issue.js';
 import type { SyncPlan } from '../core/plan.js';
 import type { DirectoryStore, RunCounts, Trigger } from '../directory/store.js';
-import { applyPlan } from './apply-plan.js';
 import { emptyCounts } from './counts.js';
 import { incrementalSince, recordCursor } from './read-incremental.js';
 import { readAndPlan, type ReadPlanOptions } from './read-plan.js';
+import { applyAndRecord, connectionFailed, recordFailure, tally } from './record-run.js';
 import type { SourcePool } from './source-pool.js';
-import { settleCreatedRows, withSettled } from './settle-created.js';
 import { acquireRunLock, keepRunLock, newLockOwner } from './run-lock.js';
 import type { SyncResult } from './sync-result.js';
 
@@ -68,7 +65,7 @@ export async function runConnectionSync(
     let counts: RunCounts = emptyCounts();
     try {
       const planned = await readAndPlan(services, connection, { ...options, since });
-      const { plan, source, ctx, columns, scope } = planned;
+      const { plan, source, scope } = planned;
       try {
         counts = {
           ...counts,
@@ -93,46 +90,20 @@ export async function runConnectionSync(
             error: plan.blocked.message,
           });
         }
-        const applied = await applyPlan(plan, store, source, (p) =>
-          options.onProgress?.({ connection: connection.name, phase: 'apply', ...p }),
-        );
-        const outcome = withSettled(
-          applied,
-          await settleCreatedRows(store, source, ctx, columns, applied.createdKeys),
-        );
-        counts = outcome.counts;
-        const issues = [...plan.issues, ...outcome.issues];
-        // An incremental run sees only part of the source: it cannot tell an issue is gone.
-        const recorded = await store.recordIssues(connection.name, run.id, issues, {
+        const recorded = await applyAndRecord(store, source, planned, run.id, {
+          // An incremental run sees only part of the source: it cannot tell an issue is gone.
           resolveUnseen: scope === 'full',
+          onProgress: (p) => options.onProgress?.({ connection: connection.name, phase: 'apply', ...p }),
         });
-        await store.finishRun(run.id, 'succeeded', counts);
         await recordCursor(store, connection, planned, run.startedAt);
-        return result({
-          status: 'succeeded',
-          scope,
-          runId: run.id,
-          counts,
-          issues,
-          plan,
-          ...tally(recorded),
-        });
+        return result({ status: 'succeeded', scope, runId: run.id, plan, ...recorded });
       } finally {
         await planned.release();
       }
     } catch (error) {
       // SPEC §3: nothing is inferred from a partial read; the run fails with connection_failed.
-      const issue = connectionFailed(connection.name, error);
-      const recorded = await store.recordIssues(connection.name, run.id, [issue], { resolveUnseen: false });
-      await store.finishRun(run.id, 'failed', counts, issue.message);
-      return result({
-        status: 'failed',
-        runId: run.id,
-        counts,
-        issues: [issue],
-        error: issue.message,
-        ...tally(recorded),
-      });
+      const { issue, ...recorded } = await recordFailure(store, connection.name, run.id, error, counts);
+      return result({ status: 'failed', runId: run.id, error: issue.message, ...recorded });
     }
   } finally {
     stopKeeping();
@@ -181,26 +152,4 @@ export function predictedCounts(plan: SyncPlan): RunCounts {
     }
   }
   return counts;
-}
-
-export function connectionFailed(connection: string, error: unknown): IssueReport {
-  const reason = error instanceof Error ? error.message : String(error);
-  const fix = isUsersyncError(error, 'source.invalid')
-    ? 'Correct the table or column names in the config (or the source), then validate the fix.'
-    : 'Check that the source is reachable and its credentials and permissions are right, then validate the fix.';
-  return {
-    kind: 'connection_failed',
-    fingerprint: 'connection_failed',
-    message: `${connection} could not be read completely, so nothing was changed: ${reason}`,
-    fix,
-    rows: [],
-    users: [],
-  };
-}
-
-function tally(recorded: { opened: readonly unknown[]; resolved: readonly unknown[] }): {
-  opened: number;
-  resolved: number;
-} {
-  return { opened: recorded.opened.length, resolved: recorded.resolved.length };
 }

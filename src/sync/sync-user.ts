@@ -10,14 +10,13 @@ import type { LinkState } from '../core/link.js';
 import { planSync } from '../core/plan-sync.js';
 import type { DirectoryUser } from '../core/user.js';
 import type { DirectoryStore } from '../directory/store.js';
-import { applyPlan } from './apply-plan.js';
-import { settleCreatedRows, withSettled } from './settle-created.js';
 import { emptyCounts } from './counts.js';
 import { effectiveMode, planContext } from './plan-context.js';
 import { columnsToRead } from './read-plan.js';
 import { leaseSource } from './source-pool.js';
 import { acquireRunLock, newLockOwner } from './run-lock.js';
-import { connectionFailed, type SyncServices } from './run-sync.js';
+import { applyAndRecord, recordFailure } from './record-run.js';
+import type { SyncServices } from './run-sync.js';
 import type { SyncResult } from './sync-result.js';
 import type { Trigger } from '../directory/store.js';
 
@@ -87,43 +86,25 @@ export async function syncUser(
           ),
         });
         const plan = planSync(ctx, scope);
-        const applied = await applyPlan(plan, store, source);
-        const outcome = withSettled(
-          applied,
-          await settleCreatedRows(store, source, ctx, columns, applied.createdKeys),
-        );
-        const issues = [...plan.issues, ...outcome.issues];
         // A partial view: record what was seen, resolve nothing (only a full run can tell).
-        const recorded = await store.recordIssues(connection.name, run.id, issues, { resolveUnseen: false });
-        await store.finishRun(run.id, 'succeeded', outcome.counts);
+        const recorded = await applyAndRecord(store, source, { plan, ctx, columns }, run.id, {
+          resolveUnseen: false,
+        });
         const durationMs = Math.round(performance.now() - started);
-        return {
-          ...base,
-          status: 'succeeded',
-          runId: run.id,
-          counts: outcome.counts,
-          issues,
-          error: null,
-          durationMs,
-          opened: recorded.opened.length,
-        };
+        return { ...base, status: 'succeeded', runId: run.id, error: null, durationMs, ...recorded };
       } finally {
         await release();
       }
     } catch (error) {
-      const issue = connectionFailed(connection.name, error);
-      await store.recordIssues(connection.name, run.id, [issue], { resolveUnseen: false });
-      await store.finishRun(run.id, 'failed', emptyCounts(), issue.message);
+      const { issue, ...recorded } = await recordFailure(
+        store,
+        connection.name,
+        run.id,
+        error,
+        emptyCounts(),
+      );
       const durationMs = Math.round(performance.now() - started);
-      return {
-        ...base,
-        status: 'failed',
-        runId: run.id,
-        counts: emptyCounts(),
-        issues: [issue],
-        error: issue.message,
-        durationMs,
-      };
+      return { ...base, status: 'failed', runId: run.id, error: issue.message, durationMs, ...recorded };
     }
   } finally {
     await store.releaseRunLock(connection.name, owner);
