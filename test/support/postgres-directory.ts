@@ -24,7 +24,7 @@ export async function postgresReachable(): Promise<boolean> {
   } catch (error) {
     const why = `PostgreSQL is not reachable at ${withoutPassword(POSTGRES_TEST_URL)} (${(error as Error).message || String(error)})`;
     if (process.env.CI === 'true') throw new Error(`${why}; CI needs it (see .ci/run).`, { cause: error });
-    console.warn(`${why}: skipping the PostgreSQL directory tests.`);
+    console.warn(`${why}: skipping the PostgreSQL tests.`);
     return false;
   }
 }

@@ -11,32 +11,10 @@ import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { ConnectorSettings, SourceConnector } from '../../src/connectors/connector.js';
 import { createConnector } from '../../src/connectors/index.js';
 
-export const POSTGRES_TEST_URL =
-  process.env.USERSYNC_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+// The server, its reachability check and identifier quoting are the directory tests' too.
+import { POSTGRES_TEST_URL, postgresReachable, quoteIdent } from './postgres-directory.js';
 
-/**
- * Whether the test server answers. Outside CI a missing server skips the PostgreSQL tests
- * with a warning; with CI=true it is an error, so a broken setup never passes as green.
- */
-export async function postgresReachable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: POSTGRES_TEST_URL, connectionTimeoutMillis: 5_000 });
-  try {
-    await client.connect();
-    return true;
-  } catch (error) {
-    const why = `PostgreSQL is not reachable at ${POSTGRES_TEST_URL} (${(error as Error).message || String(error)})`;
-    if (process.env.CI === 'true') throw new Error(`${why}; CI needs it.`, { cause: error });
-    console.warn(`${why}: skipping the PostgreSQL connector tests.`);
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-/** `"name"` with inner quotes doubled: for the tests' own SQL. */
-export function quoteIdent(name: string): string {
-  return pg.escapeIdentifier(name);
-}
+export { POSTGRES_TEST_URL, postgresReachable, quoteIdent };
 
 /** The test server's URL with other parts or query parameters, e.g. `{ port: '1' }`. */
 export function postgresUrl(
