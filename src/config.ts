@@ -205,8 +205,13 @@ function validate(raw: unknown, problems: Problem[]): Omit<LoadedConfig, 'file' 
   const groupItems = Array.isArray(record.groups) ? (record.groups as unknown[]) : [];
   checkUniqueNames(connectionItems, 'connections', 'connection', problems);
   checkUniqueNames(groupItems, 'groups', 'group', problems);
-  const connections = connectionItems.flatMap((item, i) => checkConnection(item, i, problems));
-  checkSingleSourceOwner(connections, problems);
+  const connections = connectionItems.flatMap((item, i) =>
+    checkConnection(item, ['connections', i], `connections[${i}]`, problems),
+  );
+  checkSingleSourceOwner(
+    connections.map((c) => ({ connection: c, path: c.configPath })),
+    problems,
+  );
   const groups = groupItems.flatMap((item, i) => parseElement(groupSchema, item, ['groups', i], problems));
   return { directory: root.success ? root.data.directory : DEFAULT_DIRECTORY, connections, groups };
 }
@@ -218,13 +223,47 @@ function parseElement<T>(schema: z.ZodType<T>, item: unknown, path: Path, proble
   return [];
 }
 
-function checkConnection(item: unknown, index: number, problems: Problem[]): ConnectionConfig[] {
-  const path = ['connections', index];
+/**
+ * A connection made outside the file (through the API): checked as the file's entries
+ * are, and against the connections there are already (`others`). Problems' paths are
+ * relative to `raw`; `label` names it in messages about other connections.
+ */
+export function parseConnection(
+  raw: unknown,
+  others: readonly ConnectionConfig[],
+  label: string,
+): ConnectionConfig {
+  const problems: Problem[] = [];
+  const [connection] = checkConnection(raw, [], label, problems);
+  if (connection !== undefined) {
+    const taken = others.find((c) => c.name.toLowerCase() === connection.name.toLowerCase());
+    if (taken)
+      problems.push({
+        path: ['name'],
+        message: `"${connection.name}" is already the name of a connection (${taken.configPath}); choose another.`,
+      });
+    checkSingleSourceOwner(
+      [...others, connection].map((c) => ({ connection: c, path: c === connection ? '' : c.configPath })),
+      problems,
+    );
+  }
+  if (problems.length > 0) throw invalidConnection(label, problems);
+  return connection!;
+}
+
+function invalidConnection(label: string, problems: readonly Problem[]): UsersyncError {
+  const lines = problems.map((p) => `  - ${formatPath(p.path) || '(the connection)'}: ${p.message}`);
+  return new UsersyncError('usage.invalid', [`${label} has problems:`, ...lines].join('\n'), {
+    problems: problems.map((p) => ({ path: formatPath(p.path), message: p.message })),
+  });
+}
+
+function checkConnection(item: unknown, path: Path, label: string, problems: Problem[]): ConnectionConfig[] {
   const [parsed] = parseElement(connectionSchema, item, path, problems);
   if (parsed === undefined) return [];
   const before = problems.length;
   checkTable(parsed, path, problems);
-  const connection = toConnection(parsed, index);
+  const connection = toConnection(parsed, label);
   checkColumnsUnique(connection, path, problems);
   return problems.length === before ? [connection] : [];
 }
@@ -266,20 +305,24 @@ function checkTable(parsed: ParsedConnection, path: Path, problems: Problem[]): 
  * Two connections that both own a field as `source` would each put their value into the
  * directory and the other's back on every sync, for ever. One may own it, or all `both`.
  */
-function checkSingleSourceOwner(connections: readonly ConnectionConfig[], problems: Problem[]): void {
-  const owners = new Map<string, Path>();
-  for (const connection of connections) {
+function checkSingleSourceOwner(
+  connections: readonly { connection: ConnectionConfig; path: string }[],
+  problems: Problem[],
+): void {
+  const owners = new Map<string, string>();
+  for (const { connection, path } of connections) {
     if (connection.mode === 'one-way') continue; // the app owns every field of a one-way connection
+    const base: Path =
+      path === '' ? [] : (path.match(/[^[\].]+/g) ?? []).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
     for (const field of connection.fields) {
       if (field.owner !== 'source') continue;
-      const index = Number(/\d+/.exec(connection.configPath)?.[0]);
-      const path = ['connections', index, ...fieldKey(field)];
+      const fieldPath = [...base, ...fieldKey(field)];
       const first = owners.get(field.id);
-      if (first === undefined) owners.set(field.id, path);
+      if (first === undefined) owners.set(field.id, formatPath(fieldPath) || connection.name);
       else
         problems.push({
-          path,
-          message: `${field.id} is owned by the source here and in ${formatPath(first)}; two sources cannot both own a field (each would undo the other on every sync). Give one of them owner: app, or both of them owner: both (the conflict policy then decides).`,
+          path: fieldPath,
+          message: `${field.id} is owned by the source here and in ${first}; two sources cannot both own a field (each would undo the other on every sync). Give one of them owner: app, or both of them owner: both (the conflict policy then decides).`,
         });
     }
   }
@@ -303,7 +346,7 @@ function checkColumnsUnique(connection: ConnectionConfig, path: Path, problems: 
   }
 }
 
-function toConnection(parsed: ParsedConnection, index: number): ConnectionConfig {
+function toConnection(parsed: ParsedConnection, configPath: string): ConnectionConfig {
   const { fields, custom, filter, ...rest } = parsed;
   const standard = (Object.keys(STANDARD_FIELDS) as StandardField[]).flatMap((id): MappedField[] => {
     const ref = fields[id];
@@ -322,7 +365,7 @@ function toConnection(parsed: ParsedConnection, index: number): ConnectionConfig
     emailColumn: fields.email,
     fields: [...standard, ...customFields],
     filter: filter ?? null,
-    configPath: `connections[${index}]`,
+    configPath,
   };
 }
 

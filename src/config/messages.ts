@@ -28,6 +28,7 @@ export function invalidConfig(file: string, problems: readonly Problem[]): Users
   return new UsersyncError(
     'config.invalid',
     [`The config file ${file} has ${count}:`, ...lines, 'Fix the file and run the command again.'].join('\n'),
+    { problems: sorted.map((p) => ({ path: formatPath(p.path), message: p.message })) },
   );
 }
 

@@ -17,14 +17,23 @@ export type ErrorCode =
   | 'run.locked'
   | 'not_found';
 
+/** One thing wrong with some input, at a path a user can find (`connections[0].fields.email`). */
+export interface InputProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
 export class UsersyncError extends Error {
   override readonly name = 'UsersyncError';
+  /** For invalid input: each problem on its own, for machine-readable error responses. */
+  readonly problems: readonly InputProblem[];
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; problems?: readonly InputProblem[] },
   ) {
     super(message, options);
+    this.problems = options?.problems ?? [];
   }
 }
 

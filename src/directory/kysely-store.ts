@@ -8,15 +8,23 @@ import { UsersyncError } from '../core/errors.js';
 import type { IssueKind, IssueReport } from '../core/issue.js';
 import type { LinkState } from '../core/link.js';
 import type { DirectoryUser } from '../core/user.js';
+import { createApiKey, findApiKey, listApiKeys, revokeApiKey, touchApiKey } from './api-keys.js';
 import { applyBatch } from './batch.js';
 import { getConnectionState, setConnectionState } from './connection-state.js';
 import type { DirectoryDialect } from './dialect.js';
 import { getIssue, listIssues, recordIssues } from './issues.js';
 import { findLinks, linksOfUser, linksOfUsers, scanLinks, suspendedElsewhere } from './links.js';
 import { acquireRunLock, releaseRunLock } from './locks.js';
-import { failInterruptedRuns, finishRun, listRuns, startRun } from './runs.js';
+import { failInterruptedRuns, finishRun, getRun, listRuns, setRunProgress, startRun } from './runs.js';
+import {
+  deleteStoredConnection,
+  getStoredConnection,
+  listStoredConnections,
+  saveStoredConnection,
+} from './stored-connections.js';
 import type { Database } from './schema.js';
 import type {
+  ApiKeyRecord,
   AppUserPatch,
   ConnectionState,
   DirectoryOp,
@@ -27,8 +35,10 @@ import type {
   LockOwner,
   NewAppUser,
   RunCounts,
+  RunProgress,
   RunRecord,
   RunStatus,
+  StoredConnection,
   Trigger,
   UserListOptions,
 } from './store.js';
@@ -128,6 +138,12 @@ export class KyselyDirectoryStore implements DirectoryStore {
   failInterruptedRuns(connection: string, reason: string): Promise<number> {
     return failInterruptedRuns(this.db, connection, reason);
   }
+  getRun(id: string): Promise<RunRecord | null> {
+    return getRun(this.db, id);
+  }
+  setRunProgress(id: string, progress: RunProgress): Promise<void> {
+    return setRunProgress(this.db, id, progress);
+  }
 
   recordIssues(
     connection: string,
@@ -151,6 +167,45 @@ export class KyselyDirectoryStore implements DirectoryStore {
     return releaseRunLock(this.db, connection, owner);
   }
 
+  createApiKey(key: { id: string; name: string; prefix: string; hash: string }): Promise<ApiKeyRecord> {
+    return this.conflictOnRace(() => createApiKey(this.db, key), 'An API key with this name already exists.');
+  }
+  findApiKey(hash: string): Promise<ApiKeyRecord | null> {
+    return findApiKey(this.db, hash);
+  }
+  touchApiKey(id: string, at: string): Promise<void> {
+    return touchApiKey(this.db, id, at);
+  }
+  listApiKeys(): Promise<ApiKeyRecord[]> {
+    return listApiKeys(this.db);
+  }
+  revokeApiKey(nameOrId: string): Promise<ApiKeyRecord | null> {
+    return revokeApiKey(this.db, nameOrId);
+  }
+
+  listStoredConnections(): Promise<StoredConnection[]> {
+    return listStoredConnections(this.db);
+  }
+  getStoredConnection(name: string): Promise<StoredConnection | null> {
+    return getStoredConnection(this.db, name);
+  }
+  saveStoredConnection(
+    name: string,
+    definition: string,
+    expectedVersion: number,
+  ): Promise<StoredConnection | null> {
+    return saveStoredConnection(
+      this.db,
+      this.directoryDialect.isUniqueViolation,
+      name,
+      definition,
+      expectedVersion,
+    );
+  }
+  deleteStoredConnection(name: string): Promise<boolean> {
+    return deleteStoredConnection(this.db, name);
+  }
+
   getConnectionState(connection: string): Promise<ConnectionState> {
     return getConnectionState(this.db, connection);
   }
@@ -162,18 +217,15 @@ export class KyselyDirectoryStore implements DirectoryStore {
    * The user writes check uniqueness first; a concurrent writer (another process) can still
    * take the email between the check and the write, and the unique index then refuses it.
    */
-  private async conflictOnRace<T>(write: () => Promise<T>): Promise<T> {
+  private async conflictOnRace<T>(
+    write: () => Promise<T>,
+    message = 'Another user with this email or external id was just saved. Retry.',
+  ): Promise<T> {
     try {
       return await write();
     } catch (error) {
       if (!this.directoryDialect.isUniqueViolation(error)) throw error;
-      throw new UsersyncError(
-        'directory.conflict',
-        'Another user with this email or external id was just saved. Retry.',
-        {
-          cause: error,
-        },
-      );
+      throw new UsersyncError('directory.conflict', message, { cause: error });
     }
   }
 }

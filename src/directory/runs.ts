@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { UsersyncError } from '../core/errors.js';
 import type { Database, RunsTable } from './schema.js';
-import type { RunCounts, RunRecord, RunStatus, Trigger } from './store.js';
+import type { RunCounts, RunProgress, RunRecord, RunStatus, Trigger } from './store.js';
 
 const DEFAULT_LIST_LIMIT = 50;
 
@@ -22,6 +22,7 @@ function toRun(row: Selectable<RunsTable>): RunRecord {
     finishedAt: row.finished_at,
     counts: JSON.parse(row.counts) as RunCounts,
     error: row.error,
+    progress: row.progress === null ? null : (JSON.parse(row.progress) as RunProgress),
   };
 }
 
@@ -39,6 +40,7 @@ export async function startRun(
     finished_at: null,
     counts: JSON.stringify(zeroCounts()),
     error: null,
+    progress: null,
   };
   await db.insertInto('runs').values(row).execute();
   return toRun(row);
@@ -59,6 +61,21 @@ export async function finishRun(
     .executeTakeFirst();
   if (row === undefined) throw new UsersyncError('not_found', `No sync run with id ${id}.`);
   return toRun(row);
+}
+
+export async function getRun(db: Kysely<Database>, id: string): Promise<RunRecord | null> {
+  const row = await db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
+  return row === undefined ? null : toRun(row);
+}
+
+/** Only while the run is running: a late progress report must not outlive the result. */
+export async function setRunProgress(db: Kysely<Database>, id: string, progress: RunProgress): Promise<void> {
+  await db
+    .updateTable('runs')
+    .set({ progress: JSON.stringify(progress) })
+    .where('id', '=', id)
+    .where('status', '=', 'running')
+    .execute();
 }
 
 /** Newest first. */

@@ -49,6 +49,8 @@ export interface RunsTable {
   /** JSON RunCounts. */
   counts: string;
   error: string | null;
+  /** JSON SyncProgress of a running run, for live progress. */
+  progress: string | null;
 }
 
 export interface IssuesTable {
@@ -85,6 +87,26 @@ export interface ConnectionStateTable {
   last_full_sync_at: string | null;
 }
 
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  /** The key's first characters, to tell keys apart in lists. */
+  prefix: string;
+  /** sha256 of the whole key, hex. */
+  hash: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface StoredConnectionsTable {
+  name: string;
+  definition: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   links: LinksTable;
@@ -92,4 +114,6 @@ export interface Database {
   issues: IssuesTable;
   run_locks: RunLocksTable;
   connection_state: ConnectionStateTable;
+  api_keys: ApiKeysTable;
+  stored_connections: StoredConnectionsTable;
 }

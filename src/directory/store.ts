@@ -45,6 +45,36 @@ export interface RunRecord {
   readonly finishedAt: string | null;
   readonly counts: RunCounts;
   readonly error: string | null;
+  /** The last progress a running run reported. */
+  readonly progress: RunProgress | null;
+}
+
+/** How far a run has got: reading rows, planning, or applying `done` of `total` actions. */
+export interface RunProgress {
+  readonly phase: 'read' | 'plan' | 'apply';
+  readonly rows?: number;
+  readonly actions?: number;
+  readonly done?: number;
+  readonly total?: number;
+}
+
+export interface ApiKeyRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly prefix: string;
+  readonly createdAt: string;
+  readonly lastUsedAt: string | null;
+  readonly revokedAt: string | null;
+}
+
+/** A connection made through the API: its definition as the config file would declare it. */
+export interface StoredConnection {
+  readonly name: string;
+  /** JSON of the config-file form, with `source` encrypted (see services/secrets). */
+  readonly definition: string;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
 }
 
 export type IssueStatus = 'open' | 'resolved';
@@ -158,6 +188,8 @@ export interface DirectoryStore {
     error?: string | null,
   ): Promise<RunRecord>;
   listRuns(options?: { connection?: string; limit?: number }): Promise<RunRecord[]>;
+  getRun(id: string): Promise<RunRecord | null>;
+  setRunProgress(id: string, progress: RunProgress): Promise<void>;
   /** Marks runs left `running` by a dead process as failed. */
   failInterruptedRuns(connection: string, reason: string): Promise<number>;
 
@@ -181,6 +213,28 @@ export interface DirectoryStore {
    */
   acquireRunLock(connection: string, owner: LockOwner): Promise<boolean>;
   releaseRunLock(connection: string, owner: LockOwner): Promise<void>;
+
+  /** `hash`: sha256 hex of the whole key; the key itself is never stored. */
+  createApiKey(key: { id: string; name: string; prefix: string; hash: string }): Promise<ApiKeyRecord>;
+  /** The live (not revoked) key with this hash. */
+  findApiKey(hash: string): Promise<ApiKeyRecord | null>;
+  touchApiKey(id: string, at: string): Promise<void>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Revokes the live key with this name or id; null when there is none. */
+  revokeApiKey(nameOrId: string): Promise<ApiKeyRecord | null>;
+
+  listStoredConnections(): Promise<StoredConnection[]>;
+  getStoredConnection(name: string): Promise<StoredConnection | null>;
+  /**
+   * Creates (expectedVersion 0) or replaces (expectedVersion = the stored one) a connection;
+   * null when the version does not match (someone else changed or created it).
+   */
+  saveStoredConnection(
+    name: string,
+    definition: string,
+    expectedVersion: number,
+  ): Promise<StoredConnection | null>;
+  deleteStoredConnection(name: string): Promise<boolean>;
 
   getConnectionState(connection: string): Promise<ConnectionState>;
   setConnectionState(connection: string, patch: Partial<ConnectionState>): Promise<void>;

@@ -8,6 +8,7 @@ import { emptyCounts } from './counts.js';
 import { incrementalSince, recordCursor } from './read-incremental.js';
 import { readAndPlan, type ReadPlanOptions } from './read-plan.js';
 import { applyAndRecord, connectionFailed, recordFailure, tally } from './record-run.js';
+import { recordingProgress } from './run-progress.js';
 import type { SourcePool } from './source-pool.js';
 import { acquireRunLock, keepRunLock, newLockOwner } from './run-lock.js';
 import type { SyncResult } from './sync-result.js';
@@ -62,9 +63,10 @@ export async function runConnectionSync(
     await store.failInterruptedRuns(connection.name, 'the process running it stopped before it finished');
     const since = await incrementalSince(store, connection, options.full ?? false);
     const run = await store.startRun(connection.name, options.trigger);
+    const onProgress = recordingProgress(store, run.id, options.onProgress);
     let counts: RunCounts = emptyCounts();
     try {
-      const planned = await readAndPlan(services, connection, { ...options, since });
+      const planned = await readAndPlan(services, connection, { ...options, since, onProgress });
       const { plan, source, scope } = planned;
       try {
         counts = {
@@ -93,7 +95,7 @@ export async function runConnectionSync(
         const recorded = await applyAndRecord(store, source, planned, run.id, {
           // An incremental run sees only part of the source: it cannot tell an issue is gone.
           resolveUnseen: scope === 'full',
-          onProgress: (p) => options.onProgress?.({ connection: connection.name, phase: 'apply', ...p }),
+          onProgress: (p) => onProgress({ connection: connection.name, phase: 'apply', ...p }),
         });
         await recordCursor(store, connection, planned, run.startedAt);
         return result({ status: 'succeeded', scope, runId: run.id, plan, ...recorded });

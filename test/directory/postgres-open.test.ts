@@ -14,7 +14,16 @@ import {
 
 const reachable = await postgresReachable();
 const schemas = usePostgresSchemas();
-const TABLES = ['connection_state', 'issues', 'links', 'run_locks', 'runs', 'users'];
+const TABLES = [
+  'api_keys',
+  'connection_state',
+  'issues',
+  'links',
+  'run_locks',
+  'runs',
+  'stored_connections',
+  'users',
+];
 
 const opened: DirectoryStore[] = [];
 afterEach(async () => {

@@ -7,10 +7,12 @@ import { Migrator } from 'kysely';
 import { UsersyncError } from '../../core/errors.js';
 import { initial } from './0001-initial.js';
 import { usersUpdatedAt } from './0002-users-updated-at.js';
+import { server } from './0003-server.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-users-updated-at': usersUpdatedAt,
+  '0003-server': server,
 };
 
 /** Every migration, in the order they apply. */

@@ -1,0 +1,161 @@
+/**
+ * Every connection a process knows: the config file's (read-only here) and those made
+ * through the API, which live in the directory (SPEC §9) so that every API process and
+ * worker sees them. A connection is stored in its config-file form, validated by the
+ * same code as the file, with its `source` encrypted.
+ */
+import { parseConnection, type ConnectionConfig, type LoadedConfig } from '../config.js';
+import { isPlainObject } from '../config/messages.js';
+import { UsersyncError } from '../core/errors.js';
+import { isStandardField } from '../core/fields.js';
+import type { DirectoryStore, StoredConnection } from '../directory/store.js';
+import { redactSource, type Secrets } from './secrets.js';
+
+export type ConnectionOrigin = 'file' | 'api';
+
+/** A connection as the API shows it: config-file form, password redacted. */
+export interface ConnectionView {
+  readonly name: string;
+  readonly origin: ConnectionOrigin;
+  /** For API connections: pass it back to update, so a concurrent change is not overwritten. */
+  readonly version: number | null;
+  readonly definition: Record<string, unknown>;
+}
+
+export class ConnectionCatalog {
+  constructor(
+    private readonly store: DirectoryStore,
+    private readonly file: LoadedConfig,
+    private readonly secrets: Secrets,
+  ) {}
+
+  /** The config with every connection, file first. Read again on each call: another process may have changed one. */
+  async config(): Promise<LoadedConfig> {
+    const stored = await this.store.listStoredConnections();
+    if (stored.length === 0) return this.file;
+    const connections = [...this.file.connections];
+    for (const entry of stored) connections.push(this.parseStored(entry, connections));
+    return { ...this.file, connections };
+  }
+
+  async list(): Promise<ConnectionView[]> {
+    const stored = new Map((await this.store.listStoredConnections()).map((s) => [s.name, s]));
+    const { connections } = await this.config();
+    return connections.map((c) => this.view(c, stored.get(c.name)));
+  }
+
+  async get(name: string): Promise<ConnectionView> {
+    const { connections } = await this.config();
+    const connection = connections.find((c) => c.name === name);
+    if (!connection) throw noSuchConnection(name, connections);
+    return this.view(connection, (await this.store.getStoredConnection(name)) ?? undefined);
+  }
+
+  async create(raw: unknown): Promise<ConnectionView> {
+    const { connections } = await this.config();
+    const connection = parseConnection(raw, connections, 'The connection');
+    const saved = await this.store.saveStoredConnection(connection.name, this.seal(raw), 0);
+    if (!saved)
+      throw new UsersyncError(
+        'directory.conflict',
+        `A connection named "${connection.name}" was just created by someone else. Choose another name.`,
+      );
+    return this.view(connection, saved);
+  }
+
+  /** Replaces an API connection's definition; its name cannot change. */
+  async update(name: string, raw: unknown, expectedVersion?: number): Promise<ConnectionView> {
+    const current = await this.requireStored(name);
+    if (isPlainObject(raw) && raw.name !== undefined && raw.name !== name)
+      throw new UsersyncError(
+        'usage.invalid',
+        `A connection cannot be renamed ("${name}" → "${String(raw.name)}"): create a new one and delete this one.`,
+        {
+          problems: [{ path: 'name', message: `must be "${name}" (connections cannot be renamed).` }],
+        },
+      );
+    const definition = isPlainObject(raw) ? { ...raw, name } : raw;
+    const { connections } = await this.config();
+    const others = connections.filter((c) => c.name !== name);
+    const connection = parseConnection(definition, others, `The connection "${name}"`);
+    const version = expectedVersion ?? current.version;
+    const saved = await this.store.saveStoredConnection(name, this.seal(definition), version);
+    if (!saved)
+      throw new UsersyncError(
+        'directory.conflict',
+        `The connection "${name}" was changed by someone else (version ${version} is not the current one). Load it again and redo your change.`,
+      );
+    return this.view(connection, saved);
+  }
+
+  async remove(name: string): Promise<void> {
+    await this.requireStored(name);
+    await this.store.deleteStoredConnection(name);
+  }
+
+  private async requireStored(name: string): Promise<StoredConnection> {
+    const stored = await this.store.getStoredConnection(name);
+    if (stored) return stored;
+    if (this.file.connections.some((c) => c.name === name))
+      throw new UsersyncError(
+        'usage.invalid',
+        `The connection "${name}" is declared in ${this.file.file}; change it there (the API changes only connections made through it).`,
+      );
+    throw noSuchConnection(name, (await this.config()).connections);
+  }
+
+  private seal(raw: unknown): string {
+    const record = raw as Record<string, unknown>;
+    return JSON.stringify({ ...record, source: this.secrets.encrypt(String(record.source)) });
+  }
+
+  private parseStored(entry: StoredConnection, before: readonly ConnectionConfig[]): ConnectionConfig {
+    const raw = JSON.parse(entry.definition) as Record<string, unknown>;
+    const definition = { ...raw, source: this.secrets.decrypt(String(raw.source)) };
+    return {
+      ...parseConnection(definition, before, `The stored connection "${entry.name}"`),
+      configPath: `connection "${entry.name}"`,
+    };
+  }
+
+  private view(connection: ConnectionConfig, stored: StoredConnection | undefined): ConnectionView {
+    return {
+      name: connection.name,
+      origin: stored ? 'api' : 'file',
+      version: stored?.version ?? null,
+      definition: definitionOf(connection),
+    };
+  }
+}
+
+/** Back to the config-file form (appendix A), with the source's password redacted. */
+export function definitionOf(c: ConnectionConfig): Record<string, unknown> {
+  const fields: Record<string, unknown> = { email: c.emailColumn };
+  const custom: Record<string, unknown> = {};
+  for (const field of c.fields) {
+    const ref = { column: field.column, owner: field.owner };
+    if (isStandardField(field.id)) fields[field.id] = ref;
+    else custom[field.id.slice('custom.'.length)] = ref;
+  }
+  return {
+    name: c.name,
+    source: redactSource(c.source),
+    ...(c.table === undefined ? {} : { table: c.table }),
+    ...(c.key === undefined ? {} : { key: c.key }),
+    mode: c.mode,
+    conflict: c.conflict,
+    fields,
+    custom,
+    ...(c.filter ? { filter: c.filter.text } : {}),
+    createInSource: c.createInSource,
+    acceptEmailChanges: c.acceptEmailChanges,
+    ...(c.cursor === undefined ? {} : { cursor: c.cursor }),
+    ...(c.schedule === undefined ? {} : { schedule: c.schedule }),
+    maxChange: c.maxChange,
+  };
+}
+
+export function noSuchConnection(name: string, connections: readonly ConnectionConfig[]): UsersyncError {
+  const known = connections.map((c) => c.name).join(', ') || 'none';
+  return new UsersyncError('not_found', `There is no connection named "${name}" (connections: ${known}).`);
+}
