@@ -48,6 +48,8 @@ export interface ConnectionConfig {
   readonly acceptEmailChanges: boolean;
   readonly cursor?: string;
   readonly schedule?: string;
+  /** Authenticates the source's webhook calls (`source_webhook` trigger). */
+  readonly webhookSecret?: string;
   readonly maxChange: number;
   /** Where it sits in the file, e.g. `connections[2]`, for messages. */
   readonly configPath: string;

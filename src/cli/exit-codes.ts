@@ -17,6 +17,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   'config.not_found': EXIT.usage,
   'usage.invalid': EXIT.usage,
   not_found: EXIT.usage,
+  'user.suspended': EXIT.usage,
   'directory.invalid': EXIT.usage,
   'directory.unreachable': EXIT.runFailed,
   'directory.conflict': EXIT.usage,

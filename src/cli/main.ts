@@ -1,10 +1,12 @@
 /** The `usersync` command line (SPEC §9 and appendix B). */
 import { Command, CommanderError } from 'commander';
 import { isUsersyncError } from '../core/errors.js';
+import { registerApiKeys } from './api-keys.js';
 import { registerConnections } from './connections.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { registerInit } from './init.js';
 import { registerIssues } from './issues.js';
+import { registerServe } from './serve.js';
 import { registerSync } from './sync.js';
 import { registerUsers } from './users.js';
 
@@ -24,6 +26,8 @@ export function buildProgram(): Command {
   registerUsers(program);
   registerIssues(program);
   registerConnections(program);
+  registerServe(program);
+  registerApiKeys(program);
   return program;
 }
 

@@ -128,6 +128,10 @@ export const connectionSchema = strict(
     acceptEmailChanges: flag('follow email edits made in the source').default(false),
     cursor: column.optional(),
     schedule: cronSchema.optional(),
+    webhookSecret: text(
+      'a secret of at least 24 characters (or whsec_… from your source) for signed webhook calls',
+      /^\S{24,}$/,
+    ).optional(),
     maxChange: z
       .number({ error: expected(share) })
       .refine((n) => n > 0 && n <= 1, { error: expected(share) })

@@ -15,7 +15,8 @@ export type ErrorCode =
   | 'directory.unreachable'
   | 'directory.conflict'
   | 'run.locked'
-  | 'not_found';
+  | 'not_found'
+  | 'user.suspended';
 
 /** One thing wrong with some input, at a path a user can find (`connections[0].fields.email`). */
 export interface InputProblem {

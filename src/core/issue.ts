@@ -1,13 +1,15 @@
 /** SPEC §4: the kinds of sync issue. */
-export type IssueKind =
-  | 'duplicate_email'
-  | 'invalid_email'
-  | 'invalid_value'
-  | 'email_changed'
-  | 'write_failed'
-  | 'connection_failed'
-  | 'conflict'
-  | 'mass_change';
+export const ISSUE_KINDS = [
+  'duplicate_email',
+  'invalid_email',
+  'invalid_value',
+  'email_changed',
+  'write_failed',
+  'connection_failed',
+  'conflict',
+  'mass_change',
+] as const;
+export type IssueKind = (typeof ISSUE_KINDS)[number];
 
 /** An issue as the planner or runner finds it; the store turns it into an open/resolved record. */
 export interface IssueReport {

@@ -35,6 +35,7 @@ import type {
   LockOwner,
   NewAppUser,
   RunCounts,
+  RunListOptions,
   RunProgress,
   RunRecord,
   RunStatus,
@@ -132,7 +133,7 @@ export class KyselyDirectoryStore implements DirectoryStore {
   ): Promise<RunRecord> {
     return finishRun(this.db, id, status, counts, error ?? null);
   }
-  listRuns(options?: { connection?: string; limit?: number }): Promise<RunRecord[]> {
+  listRuns(options?: RunListOptions): Promise<RunRecord[]> {
     return listRuns(this.db, options);
   }
   failInterruptedRuns(connection: string, reason: string): Promise<number> {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { UsersyncError } from '../core/errors.js';
 import type { Database, RunsTable } from './schema.js';
-import type { RunCounts, RunProgress, RunRecord, RunStatus, Trigger } from './store.js';
+import type { RunCounts, RunListOptions, RunProgress, RunRecord, RunStatus, Trigger } from './store.js';
 
 const DEFAULT_LIST_LIMIT = 50;
 
@@ -55,7 +55,13 @@ export async function finishRun(
 ): Promise<RunRecord> {
   const row = await db
     .updateTable('runs')
-    .set({ status, counts: JSON.stringify(counts), error, finished_at: new Date().toISOString() })
+    .set({
+      status,
+      counts: JSON.stringify(counts),
+      error,
+      progress: null,
+      finished_at: new Date().toISOString(),
+    })
     .where('id', '=', id)
     .returningAll()
     .executeTakeFirst();
@@ -79,10 +85,7 @@ export async function setRunProgress(db: Kysely<Database>, id: string, progress:
 }
 
 /** Newest first. */
-export async function listRuns(
-  db: Kysely<Database>,
-  options: { connection?: string; limit?: number } = {},
-): Promise<RunRecord[]> {
+export async function listRuns(db: Kysely<Database>, options: RunListOptions = {}): Promise<RunRecord[]> {
   let query = db
     .selectFrom('runs')
     .selectAll()
@@ -90,6 +93,7 @@ export async function listRuns(
     .orderBy('id', 'desc')
     .limit(options.limit ?? DEFAULT_LIST_LIMIT);
   if (options.connection !== undefined) query = query.where('connection', '=', options.connection);
+  if (options.excludeTriggers?.length) query = query.where('trigger', 'not in', options.excludeTriggers);
   return (await query.execute()).map(toRun);
 }
 

@@ -58,6 +58,13 @@ export interface RunProgress {
   readonly total?: number;
 }
 
+export interface RunListOptions {
+  connection?: string;
+  limit?: number;
+  /** Leave these out (the users tab asks for the last run that read the whole source). */
+  excludeTriggers?: readonly Trigger[];
+}
+
 export interface ApiKeyRecord {
   readonly id: string;
   readonly name: string;
@@ -145,6 +152,8 @@ export interface UserListOptions {
   /** Return users whose id sorts after this (cursor pagination). */
   after?: string;
   includeDeleted?: boolean;
+  status?: UserStatus;
+  externalId?: string;
 }
 
 export interface DirectoryStore {
@@ -187,7 +196,7 @@ export interface DirectoryStore {
     counts: RunCounts,
     error?: string | null,
   ): Promise<RunRecord>;
-  listRuns(options?: { connection?: string; limit?: number }): Promise<RunRecord[]>;
+  listRuns(options?: RunListOptions): Promise<RunRecord[]>;
   getRun(id: string): Promise<RunRecord | null>;
   setRunProgress(id: string, progress: RunProgress): Promise<void>;
   /** Marks runs left `running` by a dead process as failed. */

@@ -115,6 +115,8 @@ export async function listUsers(
     .limit(options.limit ?? DEFAULT_LIST_LIMIT);
   if (options.includeDeleted !== true) query = query.where('deleted_at', 'is', null);
   if (options.after !== undefined) query = query.where('id', '>', options.after);
+  if (options.status !== undefined) query = query.where('status', '=', options.status);
+  if (options.externalId !== undefined) query = query.where('external_id', '=', options.externalId);
   const search = options.search?.trim();
   if (search) {
     // lower() on both sides: PostgreSQL's LIKE is case-sensitive, SQLite's only for non-ASCII.

@@ -104,14 +104,23 @@ export class ConnectionCatalog {
     throw noSuchConnection(name, (await this.config()).connections);
   }
 
+  /** The source URL and the webhook secret are the credentials: both are encrypted. */
   private seal(raw: unknown): string {
     const record = raw as Record<string, unknown>;
-    return JSON.stringify({ ...record, source: this.secrets.encrypt(String(record.source)) });
+    const sealed: Record<string, unknown> = {
+      ...record,
+      source: this.secrets.encrypt(String(record.source)),
+    };
+    if (typeof record.webhookSecret === 'string')
+      sealed.webhookSecret = this.secrets.encrypt(record.webhookSecret);
+    return JSON.stringify(sealed);
   }
 
   private parseStored(entry: StoredConnection, before: readonly ConnectionConfig[]): ConnectionConfig {
     const raw = JSON.parse(entry.definition) as Record<string, unknown>;
-    const definition = { ...raw, source: this.secrets.decrypt(String(raw.source)) };
+    const definition: Record<string, unknown> = { ...raw, source: this.secrets.decrypt(String(raw.source)) };
+    if (typeof raw.webhookSecret === 'string')
+      definition.webhookSecret = this.secrets.decrypt(raw.webhookSecret);
     return {
       ...parseConnection(definition, before, `The stored connection "${entry.name}"`),
       configPath: `connection "${entry.name}"`,
@@ -151,6 +160,7 @@ export function definitionOf(c: ConnectionConfig): Record<string, unknown> {
     acceptEmailChanges: c.acceptEmailChanges,
     ...(c.cursor === undefined ? {} : { cursor: c.cursor }),
     ...(c.schedule === undefined ? {} : { schedule: c.schedule }),
+    ...(c.webhookSecret === undefined ? {} : { webhookSecret: '***' }),
     maxChange: c.maxChange,
   };
 }

@@ -12,21 +12,25 @@ import { openSource } from './read-plan.js';
 const COLUMNS_TTL_MS = 60_000;
 
 export class SourcePool {
-  private readonly sources = new Map<string, Promise<SourceConnector>>();
-  private readonly checked = new Map<string, { at: number; columns: string[] }>();
+  private readonly sources = new Map<string, { definition: string; source: Promise<SourceConnector> }>();
+  private readonly checked = new Map<string, { at: number; definition: string; columns: string[] }>();
 
   constructor(private readonly config: LoadedConfig) {}
 
   get(connection: ConnectionConfig, mode: SyncMode): Promise<SourceConnector> {
     // An import-only connection opens its source read-only: a different connector.
     const id = `${connection.name}\0${mode === 'import'}`;
-    let source = this.sources.get(id);
-    if (!source) {
-      source = openSource(this.config, connection, mode);
-      this.sources.set(id, source);
-      // A source that could not be opened is tried again next time.
-      source.catch(() => this.sources.delete(id));
-    }
+    // A connection changed through the API gets a new connector; the old one is closed.
+    const definition = JSON.stringify(connection);
+    const pooled = this.sources.get(id);
+    if (pooled?.definition === definition) return pooled.source;
+    if (pooled) void closeQuietly(pooled.source);
+    const source = openSource(this.config, connection, mode);
+    this.sources.set(id, { definition, source });
+    // A source that could not be opened is tried again next time.
+    source.catch(() => {
+      if (this.sources.get(id)?.source === source) this.sources.delete(id);
+    });
     return source;
   }
 
@@ -35,18 +39,23 @@ export class SourcePool {
    * most once a minute: the single-user path then skips describing the source each time.
    */
   async columnsToRead(connection: ConnectionConfig, check: () => Promise<string[]>): Promise<string[]> {
+    const definition = JSON.stringify(connection);
     const known = this.checked.get(connection.name);
-    if (known && Date.now() - known.at < COLUMNS_TTL_MS) return known.columns;
+    if (known?.definition === definition && Date.now() - known.at < COLUMNS_TTL_MS) return known.columns;
     const columns = await check();
-    this.checked.set(connection.name, { at: Date.now(), columns });
+    this.checked.set(connection.name, { at: Date.now(), definition, columns });
     return columns;
   }
 
   async close(): Promise<void> {
     const open = [...this.sources.values()];
     this.sources.clear();
-    for (const source of open) await (await source.catch(() => null))?.close();
+    for (const { source } of open) await closeQuietly(source);
   }
+}
+
+async function closeQuietly(source: Promise<SourceConnector>): Promise<void> {
+  await (await source.catch(() => null))?.close();
 }
 
 /** A source for one run: from the pool when there is one (kept open), else opened and closed. */

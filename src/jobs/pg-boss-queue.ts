@@ -1,0 +1,113 @@
+/**
+ * The PostgreSQL queue: pg-boss, in a schema next to the directory's, shared by every API
+ * process and worker. The `short` policy keeps at most one waiting job per singleton key
+ * (a send while one waits is dropped: that is the coalescing); a job may wait while
+ * another of the same connection runs, and the run lock (SPEC §5) makes it wait its turn.
+ * pg-boss retries failed jobs with backoff, and a job whose worker died (kill -9) expires
+ * and is retried by another worker.
+ */
+import PgBoss from 'pg-boss';
+import { parsePostgresDirectoryUrl } from '../directory/postgres/postgres-url.js';
+import {
+  needsRetry,
+  type RetryPolicy,
+  type RunRequest,
+  type SyncQueue,
+  type SyncRequest,
+} from './sync-queue.js';
+
+const QUEUE = 'usersync-sync';
+
+export interface PgBossQueueOptions {
+  readonly retry: RetryPolicy;
+  /** A job running longer than this is presumed dead (its worker was killed) and retried. */
+  readonly expireSeconds: number;
+  /** How often pg-boss looks for expired jobs. */
+  readonly maintenanceSeconds: number;
+  /** Runs at once in this process. */
+  readonly concurrency: number;
+  readonly pollingSeconds: number;
+}
+
+export const DEFAULT_PG_BOSS: PgBossQueueOptions = {
+  retry: { limit: 5, delayMs: 5_000 },
+  expireSeconds: 60 * 60,
+  maintenanceSeconds: 60,
+  concurrency: 2,
+  pollingSeconds: 1,
+};
+
+export class PgBossSyncQueue implements SyncQueue {
+  readonly kind = 'pg-boss';
+  private readonly boss: PgBoss;
+  private started: Promise<void> | null = null;
+
+  constructor(
+    directoryUrl: string,
+    private readonly run: RunRequest,
+    private readonly options: PgBossQueueOptions = DEFAULT_PG_BOSS,
+    onError: (error: unknown) => void = () => {},
+  ) {
+    const target = parsePostgresDirectoryUrl(directoryUrl);
+    this.boss = new PgBoss({
+      connectionString: target.connectionString,
+      schema: `${target.schema === 'public' ? 'usersync' : target.schema}_jobs`,
+      max: 4,
+      maintenanceIntervalSeconds: options.maintenanceSeconds,
+      monitorStateIntervalSeconds: Math.max(options.maintenanceSeconds, 1),
+      // usersync runs its own schedules (cron per connection).
+      schedule: false,
+    });
+    this.boss.on('error', onError);
+  }
+
+  private start(): Promise<void> {
+    this.started ??= (async () => {
+      await this.boss.start();
+      const { retry, expireSeconds } = this.options;
+      await this.boss.createQueue(QUEUE, {
+        name: QUEUE,
+        policy: 'short',
+        retryLimit: retry.limit,
+        retryDelay: Math.max(1, Math.round(retry.delayMs / 1000)),
+        retryBackoff: true,
+        expireInSeconds: expireSeconds,
+      });
+    })();
+    return this.started;
+  }
+
+  async request(request: SyncRequest, options: { slotSeconds?: number } = {}): Promise<void> {
+    await this.start();
+    // One waiting full run and one waiting incremental run per connection at most.
+    const singletonKey = `${request.connection}:${request.full ? 'full' : 'incremental'}`;
+    await this.boss.send(
+      QUEUE,
+      { ...request },
+      {
+        singletonKey,
+        ...(options.slotSeconds ? { singletonSeconds: options.slotSeconds } : {}),
+      },
+    );
+  }
+
+  async work(): Promise<void> {
+    await this.start();
+    const options = { batchSize: 1, pollingIntervalSeconds: this.options.pollingSeconds };
+    for (let i = 0; i < this.options.concurrency; i++) {
+      await this.boss.work<SyncRequest>(QUEUE, options, async ([job]) => {
+        const result = await this.run(job!.data);
+        // Throwing marks the job failed, so pg-boss retries it with backoff.
+        if (needsRetry(result))
+          throw new Error(`${result!.connection}: ${result!.status}: ${result!.error ?? ''}`);
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    await this.started.catch(() => undefined);
+    // Graceful: waits for the jobs in progress, then closes pg-boss's pool.
+    await this.boss.stop({ graceful: true, wait: true, timeout: 60_000 });
+  }
+}
