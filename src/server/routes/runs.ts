@@ -135,6 +135,8 @@ async function stream(
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
+  // Sends the headers now: a client waits for them before it does anything else.
+  out.write(': connected\n\n');
   const sent = new Map<string, string>();
   let closed = false;
   request.raw.on('close', () => (closed = true));

@@ -1,0 +1,211 @@
+/**
+ * The REST API over a real `usersync serve` (SQLite directory, SQLite source): admin
+ * authentication, validation that changes nothing, users, connections, runs and issues.
+ */
+import { describe, expect, it } from 'vitest';
+import { usersync } from '../support/cli.js';
+import { eventually } from '../support/server.js';
+import { useServerWorld } from '../support/server-world.js';
+
+const world = useServerWorld();
+
+describe('admin authentication', () => {
+  it('refuses a missing, unknown or revoked key, and accepts a live one', async () => {
+    const w = await world();
+    const none = await w.server.request('GET', '/api/v1/users', { key: null });
+    expect(none.status).toBe(401);
+    expect(none.body.error.code).toBe('unauthorized');
+    expect(none.body.error.message).toContain('usersync api-keys create');
+    expect(none.headers.get('www-authenticate')).toBe('Bearer');
+
+    const wrong = await w.server.request('GET', '/api/v1/users', { key: 'usk_not-a-real-key' });
+    expect(wrong.status).toBe(401);
+    expect((await w.server.request('GET', '/api/v1/users', { key: `${w.key}x` })).status).toBe(401);
+
+    expect((await w.api('GET', '/api/v1/users')).status).toBe(200);
+    expect((await usersync(w.dir, ['api-keys', 'revoke', 'test'])).code).toBe(0);
+    expect((await w.api('GET', '/api/v1/users')).status).toBe(401);
+  });
+
+  it('lists keys with their last use and never the key itself', async () => {
+    const w = await world();
+    await w.api('GET', '/api/v1/users');
+    const listed = await usersync(w.dir, ['api-keys', 'list', '--json']);
+    const { keys } = JSON.parse(listed.stdout) as { keys: Array<Record<string, unknown>> };
+    expect(keys).toHaveLength(1);
+    expect(keys[0]!.name).toBe('test');
+    expect(keys[0]!.lastUsedAt).not.toBeNull();
+    expect(listed.stdout).not.toContain(w.key);
+  });
+
+  it('leaves health, readiness, metrics and the OpenAPI document public', async () => {
+    const w = await world();
+    for (const path of ['/health', '/ready', '/metrics', '/api/v1/openapi.json'])
+      expect((await w.server.request('GET', path, { key: null })).status, path).toBe(200);
+    const ready = await w.server.request('GET', '/ready', { key: null });
+    expect(ready.body).toEqual({ status: 'ready', directory: 'sqlite', queue: 'local' });
+  });
+});
+
+describe('bad input', () => {
+  it('answers 400 with each problem and its path, and changes nothing', async () => {
+    const w = await world();
+    const bad = await w.api('POST', '/api/v1/users', { email: 'not-an-email', name: 'X' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.problems).toEqual([
+      { path: 'body.email', message: expect.stringContaining('not a valid email') },
+    ]);
+
+    const unknown = await w.api('POST', '/api/v1/users', { email: 'a@example.com', plan: 'pro' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.code).toBe('request.invalid');
+    expect(unknown.body.error.problems).toEqual([{ path: 'body.plan', message: expect.any(String) }]);
+
+    const malformed = await w.api('POST', '/api/v1/users', '{"email": ');
+    expect(malformed.status).toBe(400);
+
+    const limit = await w.api('GET', '/api/v1/users?limit=0');
+    expect(limit.status).toBe(400);
+    expect(limit.body.error.problems[0].path).toBe('querystring.limit');
+
+    expect((await w.api('GET', '/api/v1/users')).body.users).toEqual([]);
+    expect(await w.club.rows()).toEqual([]);
+  });
+
+  it('refuses a connection with problems, naming each, and stores nothing', async () => {
+    const w = await world();
+    const bad = await w.api('POST', '/api/v1/connections', {
+      name: 'two',
+      source: 'sqlite:./crm.db',
+      table: 'Club Members',
+      fields: { name: 'x' },
+      mode: 'sideways',
+    });
+    expect(bad.status).toBe(400);
+    const paths = bad.body.error.problems.map((p: { path: string }) => p.path);
+    expect(paths).toEqual(expect.arrayContaining(['fields.email', 'mode']));
+    const taken = await w.api('POST', '/api/v1/connections', {
+      name: 'CRM',
+      source: 'sqlite:./crm.db',
+      table: 'Club Members',
+      fields: { email: 'email' },
+    });
+    expect(taken.status).toBe(400);
+    expect(taken.body.error.problems).toEqual([
+      { path: 'name', message: expect.stringContaining('already the name') },
+    ]);
+    const { connections } = (await w.api('GET', '/api/v1/connections')).body;
+    expect(connections.map((c: { name: string }) => c.name)).toEqual(['crm']);
+  });
+
+  it('refuses an update of a user that changed since the version given', async () => {
+    const w = await world();
+    const created = (await w.api('POST', '/api/v1/users', { email: 'v@example.com', name: 'One' })).body.user;
+    const first = await w.api('PATCH', `/api/v1/users/${created.id}`, {
+      name: 'Two',
+      version: created.version,
+    });
+    expect(first.status).toBe(200);
+    const stale = await w.api('PATCH', `/api/v1/users/${created.id}`, {
+      name: 'Three',
+      version: created.version,
+    });
+    expect(stale.status).toBe(409);
+    expect((await w.api('GET', `/api/v1/users/${created.id}`)).body.name).toBe('Two');
+  });
+});
+
+describe('users', () => {
+  it('pages with a cursor, searches and filters', async () => {
+    const w = await world();
+    for (let i = 0; i < 7; i++)
+      expect(
+        (
+          await w.api('POST', '/api/v1/users', {
+            email: `u${i}@example.com`,
+            name: i % 2 ? 'Odd One' : 'Even',
+          })
+        ).status,
+      ).toBe(201);
+    const seen: string[] = [];
+    let after: string | null = null;
+    do {
+      const page: { users: { email: string }[]; next: string | null } = (
+        await w.api('GET', `/api/v1/users?limit=3${after ? `&after=${after}` : ''}`)
+      ).body;
+      expect(page.users.length).toBeLessThanOrEqual(3);
+      seen.push(...page.users.map((u) => u.email));
+      after = page.next;
+    } while (after);
+    expect(seen.sort()).toEqual([0, 1, 2, 3, 4, 5, 6].map((i) => `u${i}@example.com`));
+    const odd = (await w.api('GET', '/api/v1/users?search=odd%20one')).body.users;
+    expect(odd.map((u: { email: string }) => u.email).sort()).toEqual([
+      'u1@example.com',
+      'u3@example.com',
+      'u5@example.com',
+    ]);
+    expect((await w.api('GET', '/api/v1/users?status=suspended')).body.users).toEqual([]);
+    expect((await w.api('GET', '/api/v1/users/nope')).status).toBe(404);
+  });
+});
+
+describe('runs, issues and live progress', () => {
+  it('starts a run (manual), streams it as server-sent events, and lists it', async () => {
+    const w = await world({
+      seed: async (club) => void (await club.add({ email: 'ada@example.com', name: 'Ada' })),
+    });
+    const controller = new AbortController();
+    const stream = await fetch(`${w.server.url}/api/v1/runs/events?connection=crm`, {
+      headers: { authorization: `Bearer ${w.key}` },
+      signal: controller.signal,
+    });
+    expect(stream.headers.get('content-type')).toContain('text/event-stream');
+    const started = await w.api('POST', '/api/v1/runs', { connection: 'crm' });
+    expect(started.status).toBe(202);
+    expect(started.body).toEqual({ queued: ['crm'] });
+    const events: Array<{ trigger: string; status: string }> = [];
+    const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    while (!events.some((e) => e.trigger === 'manual' && e.status === 'succeeded')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+      for (const block of text.split('\n\n').slice(0, -1)) {
+        const data = block.split('\n').find((l) => l.startsWith('data: '));
+        if (block.startsWith('event: run') && data) events.push(JSON.parse(data.slice(6)));
+      }
+      text = text.slice(text.lastIndexOf('\n\n') + 2);
+    }
+    controller.abort();
+    expect(events.find((e) => e.trigger === 'manual' && e.status === 'succeeded')).toBeDefined();
+    const runs = (await w.api('GET', '/api/v1/runs?connection=crm')).body.runs;
+    const manual = runs.find((r: { trigger: string }) => r.trigger === 'manual');
+    expect(manual.counts.app.created).toBe(1);
+    expect((await w.api('GET', `/api/v1/runs/${manual.id}`)).body.id).toBe(manual.id);
+    expect((await w.api('GET', '/api/v1/runs/nope')).status).toBe(404);
+  });
+
+  it('shows an issue with its users and resolves it on validate fix', async () => {
+    const w = await world();
+    const ada = await w.club.add({ email: 'ada@example.com', name: 'Ada' });
+    await w.club.add({ email: 'ADA@example.com ', name: 'Ada again' });
+    await w.api('POST', '/api/v1/runs', { connection: 'crm' });
+    const issue = await eventually(async () => {
+      const { issues } = (await w.api('GET', '/api/v1/issues?status=open')).body;
+      return issues.find((i: { kind: string }) => i.kind === 'duplicate_email');
+    }, 'the duplicate_email issue');
+    const details = await w.api('GET', `/api/v1/issues/${issue.id}`);
+    expect(details.body.issue.rows.length).toBe(2);
+    expect(details.body.issue.fix).not.toBe('');
+
+    await w.club.remove(ada === '1' ? '2' : '1'); // the fix: one of the two rows goes
+    const validated = await w.api('POST', `/api/v1/issues/${issue.id}/validate`);
+    expect(validated.status).toBe(202);
+    await eventually(async () => {
+      const got = (await w.api('GET', `/api/v1/issues/${issue.id}`)).body.issue;
+      return got.status === 'resolved' ? got : undefined;
+    }, 'the issue to be resolved');
+    const runs = (await w.api('GET', '/api/v1/runs?connection=crm')).body.runs;
+    expect(runs[0]).toMatchObject({ trigger: 'validate_fix', status: 'succeeded' });
+  });
+});
