@@ -39,18 +39,29 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   usersTabMaxAgeMs: 5 * 60_000,
 };
 
+/** A route the server answers, for checking the OpenAPI document against. */
+export interface ServedRoute {
+  readonly method: string;
+  readonly url: string;
+}
+
 export async function buildServer(
   runtime: Runtime,
   settings: ServerSettings = DEFAULT_SETTINGS,
   logger?: FastifyBaseLogger,
-): Promise<{ app: FastifyInstance; startClosing: () => void }> {
+): Promise<{ app: FastifyInstance; routes: ServedRoute[]; startClosing: () => void }> {
   let closing = false;
+  const routes: ServedRoute[] = [];
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : {}),
     // One line per request, written in onResponse, instead of Fastify's two.
     logController: new Fastify.LogController({ disableRequestLogging: true }),
     bodyLimit: 1 << 20,
   }).withTypeProvider<ZodTypeProvider>();
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat())
+      if (method !== 'HEAD') routes.push({ method, url: route.url });
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(handleError);
@@ -125,5 +136,5 @@ export async function buildServer(
     { prefix: API_PREFIX },
   );
   await app.ready();
-  return { app, startClosing: () => (closing = true) };
+  return { app, routes, startClosing: () => (closing = true) };
 }
