@@ -1,0 +1,33 @@
+/**
+ * The user pusher: pushes that arrive while a connection is busy go together in the next
+ * run (one run for many logins), and every user's change still reaches the source.
+ */
+import { expect, it } from 'vitest';
+import { UserPusher } from '../../src/services/user-pusher.js';
+import { SourcePool } from '../../src/sync/source-pool.js';
+import { useSyncFixture } from '../support/sync-fixture.js';
+
+const { clubWorld } = useSyncFixture();
+
+it('batches concurrent pushes of one connection and pushes every user', async () => {
+  const world = await clubWorld();
+  const sources = new SourcePool(world.config);
+  const pusher = new UserPusher(async () => ({ ...world.services, sources }));
+  try {
+    const users = [];
+    for (let i = 0; i < 40; i++)
+      users.push(await world.store.createUser({ email: `user${i}@example.com`, name: `User ${i}` }));
+    const results = await Promise.all(users.map((u) => pusher.push([u.id], 'login')));
+    expect(results.every(([r]) => r!.status === 'succeeded')).toBe(true);
+    const runs = new Set(results.map(([r]) => r!.runId));
+    expect(runs.size).toBeGreaterThan(1);
+    expect(runs.size).toBeLessThan(users.length / 2);
+    const rows = await world.club.rows();
+    expect(rows.map((r) => r.app_user_id).sort()).toEqual(users.map((u) => u.id).sort());
+    const recorded = await world.store.listRuns({ connection: 'crm', limit: 100 });
+    expect(recorded.filter((r) => r.trigger === 'login')).toHaveLength(runs.size);
+  } finally {
+    await pusher.stop();
+    await sources.close();
+  }
+});
