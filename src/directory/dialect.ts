@@ -3,7 +3,7 @@
  * store's queries never branch on the database kind. Each database is one folder
  * (`sqlite/`, `postgres/`) that builds one of these.
  */
-import type { Dialect, Kysely } from 'kysely';
+import type { Dialect, Kysely, RawBuilder } from 'kysely';
 
 export interface DirectoryDialect {
   readonly name: 'sqlite' | 'postgres';
@@ -21,6 +21,13 @@ export interface DirectoryDialect {
    * migrations need (PostgreSQL: the schema).
    */
   prepare?(db: Kysely<unknown>): Promise<void>;
+  /** Runs after the migrations: what only this database has (SQLite: the users' search index). */
+  afterMigrate?(db: Kysely<unknown>): Promise<void>;
+  /**
+   * The users-list search for `term` (trimmed, not empty). `like` is the portable
+   * predicate (a LIKE over email and name); a dialect with an index narrows with it first.
+   */
+  userSearch?(term: string, like: RawBuilder<boolean>): RawBuilder<boolean>;
   /**
    * True when a driver error is a unique-constraint violation (a concurrent writer won a
    * race). Never for a primary key: a reused id is a bug to surface, not a lost race.

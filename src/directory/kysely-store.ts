@@ -73,7 +73,7 @@ export class KyselyDirectoryStore implements DirectoryStore {
     return scanUsers(this.db, pageSize, options);
   }
   listUsers(options?: UserListOptions): Promise<DirectoryUser[]> {
-    return listUsers(this.db, options);
+    return listUsers(this.db, options, this.directoryDialect.userSearch);
   }
   getUser(id: string): Promise<DirectoryUser | null> {
     return getUser(this.db, id);

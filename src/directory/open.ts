@@ -32,6 +32,7 @@ export async function openDirectory(
   try {
     await dialect.prepare?.(db as Kysely<unknown>);
     await migrateDirectory(db as Kysely<unknown>, dialect.migrationSchema);
+    await dialect.afterMigrate?.(db as Kysely<unknown>);
   } catch (error) {
     await db.destroy();
     throw error;

@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { CustomValue, DirectoryUser } from '../core/user.js';
 import { emailKey } from '../core/normalize.js';
 import type { Database, UsersTable } from './schema.js';
+import type { DirectoryDialect } from './dialect.js';
 import { selectInChunks } from './in-chunks.js';
 import type { UserListOptions } from './store.js';
 
@@ -107,6 +108,7 @@ export async function isExternalIdTaken(
 export async function listUsers(
   db: Kysely<Database>,
   options: UserListOptions = {},
+  search: DirectoryDialect['userSearch'] = undefined,
 ): Promise<DirectoryUser[]> {
   let query = db
     .selectFrom('users')
@@ -117,17 +119,13 @@ export async function listUsers(
   if (options.after !== undefined) query = query.where('id', '>', options.after);
   if (options.status !== undefined) query = query.where('status', '=', options.status);
   if (options.externalId !== undefined) query = query.where('external_id', '=', options.externalId);
-  const search = options.search?.trim();
-  if (search) {
+  const term = options.search?.trim();
+  if (term) {
     // lower() on both sides: PostgreSQL's LIKE is case-sensitive, SQLite's only for non-ASCII.
     // An explicit ESCAPE because SQLite has no default escape character.
-    const pattern = `%${escapeLike(search)}%`;
-    query = query.where(({ or }) =>
-      or([
-        sql<boolean>`lower(${sql.ref('email')}) like lower(${pattern}) escape '\\'`,
-        sql<boolean>`lower(${sql.ref('name')}) like lower(${pattern}) escape '\\'`,
-      ]),
-    );
+    const pattern = `%${escapeLike(term)}%`;
+    const like = sql<boolean>`(lower(${sql.ref('email')}) like lower(${pattern}) escape '\\' or lower(${sql.ref('name')}) like lower(${pattern}) escape '\\')`;
+    query = query.where(search ? search(term, like) : like);
   }
   return (await query.execute()).map(toUser);
 }

@@ -9,6 +9,7 @@ import type { DatabaseConnection, Driver, SqliteDialectConfig } from 'kysely';
 import { CompiledQuery, SqliteDialect, SqliteDriver } from 'kysely';
 import type { DirectoryDialect } from '../dialect.js';
 import { withStatementCache } from './statement-cache.js';
+import { createUserSearch, sqliteUserSearch } from './user-search.js';
 
 const PRAGMAS = [
   'journal_mode = WAL',
@@ -56,6 +57,8 @@ export function createSqliteDirectoryDialect(path: string): DirectoryDialect {
   return {
     name: 'sqlite',
     kysely: new DirectorySqliteDialect({ database: withStatementCache(database) }),
+    afterMigrate: createUserSearch,
+    userSearch: sqliteUserSearch,
     isUniqueViolation,
   };
 }

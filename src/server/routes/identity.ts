@@ -5,9 +5,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isUsersyncError, UsersyncError } from '../../core/errors.js';
-import { groupsOf } from '../../core/groups.js';
 import type { DirectoryUser } from '../../core/user.js';
 import type { Runtime } from '../../services/runtime.js';
+import { userView } from '../views.js';
 import { pushWithin, type PushView } from '../push.js';
 import { avatar, email, errorSchema, externalId, name, pushSchema, userSchema } from '../schemas.js';
 import { validAvatar, validEmail } from './users.js';
@@ -33,10 +33,8 @@ const ensured = z.object({
 
 export const identityRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (app, options) => {
   const { runtime } = options;
-  const show = async (user: DirectoryUser) => {
-    const { groups } = await runtime.catalog.config();
-    return { ...user, custom: { ...user.custom }, groups: groupsOf(user, groups) };
-  };
+  // Groups are declared in the config file only, so no lookup is needed per user.
+  const show = (user: DirectoryUser) => userView(user, runtime.file.groups);
 
   const login = async (user: DirectoryUser): Promise<{ user: DirectoryUser; pushed: PushView[] }> => {
     if (user.status === 'suspended')
@@ -76,7 +74,7 @@ export const identityRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async
           'No user has this email or id. Create it first (POST /api/v1/users or /api/v1/ensure-user).',
         );
       const result = await login(user);
-      return { user: await show(result.user), pushed: result.pushed };
+      return { user: show(result.user), pushed: result.pushed };
     },
   );
 
@@ -136,7 +134,7 @@ export const identityRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async
     async (request, reply) => {
       const { user, created } = await ensure(request.body);
       const pushed = await pushWithin(runtime, [user.id], 'app_change', options.pushBudgetMs);
-      const shown = await show((await runtime.store.getUser(user.id)) ?? user);
+      const shown = show((await runtime.store.getUser(user.id)) ?? user);
       return reply.status(created ? 201 : 200).send({ user: shown, created, pushed });
     },
   );
@@ -161,7 +159,7 @@ export const identityRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async
           : { user, pushed: await pushWithin(runtime, [user.id], 'app_change', options.pushBudgetMs) };
       return reply
         .status(created ? 201 : 200)
-        .send({ user: await show(result.user), created, pushed: result.pushed });
+        .send({ user: show(result.user), created, pushed: result.pushed });
     },
   );
 };

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { UsersyncError } from '../../core/errors.js';
-import { groupsOf } from '../../core/groups.js';
+import { userView } from '../views.js';
 import type { Runtime } from '../../services/runtime.js';
 import { errorSchema, issueSchema, userSchema } from '../schemas.js';
 
@@ -50,11 +50,10 @@ export const issueRoutes: FastifyPluginAsyncZod<{ runtime: Runtime }> = async (a
     },
     async (request) => {
       const issue = await requireIssue(request.params.id);
-      const { groups } = await runtime.catalog.config();
       const users = await runtime.store.getUsers(issue.users);
       return {
         issue: { ...issue, rows: [...issue.rows], users: [...issue.users] },
-        users: users.map((u) => ({ ...u, custom: { ...u.custom }, groups: groupsOf(u, groups) })),
+        users: users.map((u) => userView(u, runtime.file.groups)),
       };
     },
   );

@@ -2,11 +2,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { UsersyncError } from '../../core/errors.js';
-import { groupsOf } from '../../core/groups.js';
 import { parseEmail, parseValue } from '../../core/normalize.js';
 import type { CustomValue, DirectoryUser } from '../../core/user.js';
 import type { AppUserPatch } from '../../directory/store.js';
 import type { Runtime } from '../../services/runtime.js';
+import { userView } from '../views.js';
 import { pushWithin } from '../push.js';
 import {
   avatar,
@@ -33,10 +33,8 @@ const errors = { 400: errorSchema, 404: errorSchema, 409: errorSchema };
 
 export const userRoutes: FastifyPluginAsyncZod<UserRouteOptions> = async (app, options) => {
   const { runtime, pushBudgetMs } = options;
-  const show = async (user: DirectoryUser) => {
-    const { groups } = await runtime.catalog.config();
-    return { ...user, custom: { ...user.custom }, groups: groupsOf(user, groups) };
-  };
+  // Groups are declared in the config file only, so no lookup is needed per user.
+  const show = (user: DirectoryUser) => userView(user, runtime.file.groups);
   const usersTab = usersTabTrigger(runtime, options.usersTabMaxAgeMs, (error) =>
     app.log.error({ err: error }, 'users_tab: could not queue syncs'),
   );
@@ -70,7 +68,7 @@ export const userRoutes: FastifyPluginAsyncZod<UserRouteOptions> = async (app, o
       const found = await runtime.store.listUsers({ ...filters, limit: limit + 1 });
       const page = found.slice(0, limit);
       return {
-        users: await Promise.all(page.map(show)),
+        users: page.map(show),
         next: found.length > limit ? page[page.length - 1]!.id : null,
       };
     },
@@ -120,7 +118,7 @@ export const userRoutes: FastifyPluginAsyncZod<UserRouteOptions> = async (app, o
         custom: body.custom ?? {},
       });
       const pushed = await pushWithin(runtime, [user.id], 'app_change', pushBudgetMs);
-      return reply.status(201).send({ user: await show(await current(runtime, user)), pushed });
+      return reply.status(201).send({ user: show(await current(runtime, user)), pushed });
     },
   );
 
@@ -164,7 +162,7 @@ export const userRoutes: FastifyPluginAsyncZod<UserRouteOptions> = async (app, o
           `The user changed since version ${version}. Load it again and redo your change.`,
         );
       const pushed = await pushWithin(runtime, [updated.id], 'app_change', pushBudgetMs);
-      return { user: await show(await current(runtime, updated)), pushed };
+      return { user: show(await current(runtime, updated)), pushed };
     },
   );
 
@@ -184,7 +182,7 @@ export const userRoutes: FastifyPluginAsyncZod<UserRouteOptions> = async (app, o
       const user = await requireUser(runtime, request.params.id);
       const deleted = (await runtime.store.deleteUser(user.id)) ?? user;
       const pushed = await pushWithin(runtime, [user.id], 'app_change', pushBudgetMs);
-      return { user: await show(await current(runtime, deleted)), pushed };
+      return { user: show(await current(runtime, deleted)), pushed };
     },
   );
 };

@@ -146,6 +146,22 @@ export function describeUsers(makeStore: MakeStore): void {
       expect(await emails('nobody')).toEqual([]);
     });
 
+    it('listUsers search follows renames, email changes and deletions', async () => {
+      const { store } = await open();
+      const ann = await store.createUser({ email: 'ann@acme.com', name: 'Ann Smith' });
+      const emails = async (search: string) => (await store.listUsers({ search })).map((u) => u.email).sort();
+      await store.updateUser(ann.id, { name: 'Ann Jones', email: 'ann@globex.com' });
+      expect(await emails('smith')).toEqual([]);
+      expect(await emails('acme')).toEqual([]);
+      expect(await emails('JONES')).toEqual(['ann@globex.com']);
+      expect(await emails('globex')).toEqual(['ann@globex.com']);
+      await store.deleteUser(ann.id);
+      expect(await emails('jones')).toEqual([]);
+      expect((await store.listUsers({ search: 'jones', includeDeleted: true })).map((u) => u.id)).toEqual([
+        ann.id,
+      ]);
+    });
+
     it('listUsers pages by id, hides deleted users unless asked, and defaults to 50', async () => {
       const { store } = await open();
       const users: DirectoryUser[] = [];
