@@ -8,6 +8,7 @@
 import autocannon from 'autocannon';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { POSTGRES_URL, postgresSource } from './sources.js';
 
@@ -46,29 +47,26 @@ cli('sync', '--json');
 console.log(`initial sync: ${((performance.now() - started) / 1000).toFixed(1)} s`);
 const key = JSON.parse(cli('api-keys', 'create', 'bench', '--json')).key;
 
-const server = spawn(process.execPath, [bin, 'serve', '--port', '0'], {
+// A free port, asked of the kernel, so the server can log at warn level (quiet) from the start.
+const port = await new Promise((resolvePort) => {
+  const probe = createServer().listen(0, '127.0.0.1', () => {
+    const { port: free } = probe.address();
+    probe.close(() => resolvePort(free));
+  });
+});
+const server = spawn(process.execPath, [bin, 'serve', '--port', String(port)], {
   cwd: dir,
   env: { ...process.env, USERSYNC_LOG_LEVEL: 'warn', USERSYNC_USERS_TAB_MAX_AGE_MS: String(3_600_000) },
-  stdio: ['ignore', 'pipe', 'inherit'],
+  stdio: ['ignore', 'inherit', 'inherit'],
 });
-const url = await new Promise((resolveUrl, reject) => {
-  // At warn level the server prints nothing when it starts: ask the kernel via /ready instead.
-  server.on('exit', (code) => reject(new Error(`the server exited ${code}`)));
-  let port = null;
-  const look = setInterval(() => {
-    try {
-      const out = execFileSync('ss', ['-ltnpH'], { encoding: 'utf8' });
-      const line = out.split('\n').find((l) => l.includes(`pid=${server.pid},`));
-      port = line ? /:(\d+)\s/.exec(line)?.[1] : null;
-    } catch {
-      port = null;
-    }
-    if (port) {
-      clearInterval(look);
-      resolveUrl(`http://127.0.0.1:${port}`);
-    }
-  }, 100);
-});
+const url = `http://127.0.0.1:${port}`;
+for (let ready = false; !ready;) {
+  await new Promise((wait) => setTimeout(wait, 100));
+  ready = await fetch(`${url}/ready`).then(
+    (r) => r.ok,
+    () => false,
+  );
+}
 
 const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
 const random = (n) => Math.floor(Math.random() * n);
@@ -90,9 +88,7 @@ async function load(title, options) {
 // Warm up (connectors opened, caches filled), then measure.
 await load('warm-up', {
   duration: 2,
-  method: 'POST',
-  path: '/api/v1/login',
-  body: JSON.stringify({ email: 'user1@example.com' }),
+  requests: [{ method: 'POST', path: '/api/v1/login', body: JSON.stringify({ email: 'user1@example.com' }) }],
 });
 const login = await load('POST /api/v1/login', {
   method: 'POST',

@@ -23,19 +23,28 @@ export interface ConnectionView {
 }
 
 export class ConnectionCatalog {
+  private cached: { at: number; config: LoadedConfig } | null = null;
+
   constructor(
     private readonly store: DirectoryStore,
     private readonly file: LoadedConfig,
     private readonly secrets: Secrets,
   ) {}
 
-  /** The config with every connection, file first. Read again on each call: another process may have changed one. */
-  async config(): Promise<LoadedConfig> {
+  /**
+   * The config with every connection, file first. Read again unless the last read is at
+   * most `maxAgeMs` old: another process may have changed a connection. Hot paths (each
+   * login) accept a second-old list; runs read it afresh.
+   */
+  async config(maxAgeMs = 0): Promise<LoadedConfig> {
+    if (this.cached && Date.now() - this.cached.at <= maxAgeMs) return this.cached.config;
+    const at = Date.now();
     const stored = await this.store.listStoredConnections();
-    if (stored.length === 0) return this.file;
     const connections = [...this.file.connections];
     for (const entry of stored) connections.push(this.parseStored(entry, connections));
-    return { ...this.file, connections };
+    const config = stored.length === 0 ? this.file : { ...this.file, connections };
+    this.cached = { at, config };
+    return config;
   }
 
   async list(): Promise<ConnectionView[]> {
@@ -54,6 +63,7 @@ export class ConnectionCatalog {
   async create(raw: unknown): Promise<ConnectionView> {
     const { connections } = await this.config();
     const connection = parseConnection(raw, connections, 'The connection');
+    this.cached = null;
     const saved = await this.store.saveStoredConnection(connection.name, this.seal(raw), 0);
     if (!saved)
       throw new UsersyncError(
@@ -79,6 +89,7 @@ export class ConnectionCatalog {
     const others = connections.filter((c) => c.name !== name);
     const connection = parseConnection(definition, others, `The connection "${name}"`);
     const version = expectedVersion ?? current.version;
+    this.cached = null;
     const saved = await this.store.saveStoredConnection(name, this.seal(definition), version);
     if (!saved)
       throw new UsersyncError(
@@ -90,6 +101,7 @@ export class ConnectionCatalog {
 
   async remove(name: string): Promise<void> {
     await this.requireStored(name);
+    this.cached = null;
     await this.store.deleteStoredConnection(name);
   }
 

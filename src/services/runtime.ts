@@ -20,6 +20,9 @@ import { Scheduler } from './scheduler.js';
 import { loadSecrets } from './secrets.js';
 import { UserPusher } from './user-pusher.js';
 
+/** A login or app change may use a connection list this old (a second: changes elsewhere show up quickly). */
+const PUSH_CONFIG_MAX_AGE_MS = 1_000;
+
 export interface Logger {
   info(fields: object, message: string): void;
   warn(fields: object, message: string): void;
@@ -61,7 +64,7 @@ export class Runtime {
             log.error({ err: error, connection: request.connection }, 'sync run threw'),
           );
     this.pusher = new UserPusher(
-      () => this.services(),
+      () => this.services(PUSH_CONFIG_MAX_AGE_MS),
       (result) => this.finished(result),
     );
     this.scheduler = options.runJobs
@@ -89,8 +92,9 @@ export class Runtime {
     return runtime;
   }
 
-  async services(): Promise<SyncServices> {
-    return { store: this.store, config: await this.catalog.config(), sources: this.sources };
+  /** `maxAgeMs`: how old a connection list will do (see ConnectionCatalog.config). */
+  async services(maxAgeMs = 0): Promise<SyncServices> {
+    return { store: this.store, config: await this.catalog.config(maxAgeMs), sources: this.sources };
   }
 
   /** Queues a run of one connection (or of every connection). */
