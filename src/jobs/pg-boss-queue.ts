@@ -20,7 +20,11 @@ const QUEUE = 'usersync-sync';
 
 export interface PgBossQueueOptions {
   readonly retry: RetryPolicy;
-  /** A job running longer than this is presumed dead (its worker was killed) and retried. */
+  /**
+   * A job running longer than this is presumed dead (its worker was killed) and retried.
+   * pg-boss 10 has no heartbeat: it also fails a live handler that runs longer (the run goes
+   * on; the retry waits for its lock), so keep this above the longest run.
+   */
   readonly expireSeconds: number;
   /** How often pg-boss looks for expired jobs. */
   readonly maintenanceSeconds: number;
@@ -64,17 +68,27 @@ export class PgBossSyncQueue implements SyncQueue {
   private start(): Promise<void> {
     this.started ??= (async () => {
       await this.boss.start();
-      const { retry, expireSeconds } = this.options;
-      await this.boss.createQueue(QUEUE, {
-        name: QUEUE,
-        policy: 'short',
-        retryLimit: retry.limit,
-        retryDelay: Math.max(1, Math.round(retry.delayMs / 1000)),
-        retryBackoff: true,
-        expireInSeconds: expireSeconds,
-      });
+      await this.boss.createQueue(QUEUE, this.queueSettings());
     })();
     return this.started;
+  }
+
+  /**
+   * Jobs take their expiry and retries from the queue's row, which createQueue writes only
+   * when the queue does not exist yet: the first process ever started would decide them
+   * for good. So a worker writes its own settings when it starts (changed settings take
+   * effect for jobs queued after a worker restarts with them); an API process leaves them.
+   */
+  private queueSettings() {
+    const { retry, expireSeconds } = this.options;
+    return {
+      name: QUEUE,
+      policy: 'short' as const,
+      retryLimit: retry.limit,
+      retryDelay: Math.max(1, Math.round(retry.delayMs / 1000)),
+      retryBackoff: true,
+      expireInSeconds: expireSeconds,
+    };
   }
 
   async request(request: SyncRequest, options: { slotSeconds?: number } = {}): Promise<void> {
@@ -93,6 +107,7 @@ export class PgBossSyncQueue implements SyncQueue {
 
   async work(): Promise<void> {
     await this.start();
+    await this.boss.updateQueue(QUEUE, this.queueSettings());
     const options = { batchSize: 1, pollingIntervalSeconds: this.options.pollingSeconds };
     for (let i = 0; i < this.options.concurrency; i++) {
       await this.boss.work<SyncRequest>(QUEUE, options, async ([job]) => {
