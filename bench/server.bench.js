@@ -5,6 +5,7 @@
 //   - GET /api/v1/users?limit=50&search=… (a page of 50, with a search).
 // Prints requests/s and latency percentiles, and each as a ratio to the issue's target.
 //   BENCH_USERS=N  BENCH_SECONDS=S (per measurement, default 10)  BENCH_CONNECTIONS=C (default 10)
+//   BENCH_PROFILE=1
 import autocannon from 'autocannon';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -54,7 +55,9 @@ const port = await new Promise((resolvePort) => {
     probe.close(() => resolvePort(free));
   });
 });
-const server = spawn(process.execPath, [bin, 'serve', '--port', String(port)], {
+// BENCH_PROFILE=1: a CPU profile of the server in .bench-profile/ (open it in Chrome's devtools).
+const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resolve('.bench-profile')}`] : [];
+const server = spawn(process.execPath, [...profile, bin, 'serve', '--port', String(port)], {
   cwd: dir,
   env: { ...process.env, USERSYNC_LOG_LEVEL: 'warn', USERSYNC_USERS_TAB_MAX_AGE_MS: String(3_600_000) },
   stdio: ['ignore', 'inherit', 'inherit'],
