@@ -56,7 +56,9 @@ const port = await new Promise((resolvePort) => {
   });
 });
 // BENCH_PROFILE=1: a CPU profile of the server in .bench-profile/ (open it in Chrome's devtools).
-const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resolve('.bench-profile')}`] : [];
+const profile = process.env.BENCH_PROFILE
+  ? ['--cpu-prof', `--cpu-prof-dir=${resolve('.bench-profile')}`]
+  : [];
 const server = spawn(process.execPath, [...profile, bin, 'serve', '--port', String(port)], {
   cwd: dir,
   env: { ...process.env, USERSYNC_LOG_LEVEL: 'warn', USERSYNC_USERS_TAB_MAX_AGE_MS: String(3_600_000) },
