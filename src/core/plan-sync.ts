@@ -325,8 +325,12 @@ function planPair(pass: Pass, pair: Pair): void {
     pass.unchanged += 1;
     return;
   }
-  // Only changes to already-linked pairs count toward the guard; a first match is not a "change".
-  if (link && (appPatch || sourceWrite || pair.replaceKey !== undefined)) pass.changed.add(user.id);
+  // Only changes to already-linked pairs count toward the guard; a first match is not a
+  // "change", nor is filling columns the row has blank (an app id not yet written back, as
+  // after a first sync that stopped half-way): that overwrites nothing.
+  const overwrites =
+    sourceWrite !== null && Object.keys(sourceWrite.set).some((c) => !isBlank(row.values[c]));
+  if (link && (appPatch || overwrites || pair.replaceKey !== undefined)) pass.changed.add(user.id);
   pass.actions.push({
     type: 'update',
     key: row.key,
@@ -486,6 +490,10 @@ function beforeWrite(
     else baseline[field.id] = old;
   }
   return { ...next, baseline };
+}
+
+function isBlank(value: unknown): boolean {
+  return value === null || value === undefined || (typeof value === 'string' && value.trim() === '');
 }
 
 function sameLink(a: LinkState, b: LinkState): boolean {

@@ -117,6 +117,27 @@ async function readOutcome(dir: string): Promise<Outcome> {
   };
 }
 
+it('a first sync killed after importing users, before writing their ids back, is not held by the mass-change guard', async () => {
+  const dir = useTempDir('usersync-crash-first-')();
+  writeFileSync(join(dir, 'usersync.yaml'), CONFIG);
+  const db = new Database(join(dir, 'src.db'));
+  db.exec(
+    'CREATE TABLE members (id INTEGER PRIMARY KEY AUTOINCREMENT, email TEXT, full_name TEXT, plan TEXT, app_user_id TEXT)',
+  );
+  const insert = db.prepare('INSERT INTO members (email, full_name, plan) VALUES (?, ?, ?)');
+  for (let i = 0; i < 1200; i++) insert.run(`m${i}@example.com`, `Member ${i}`, 'free');
+  db.close();
+  const reference = join(dir, 'reference');
+  mkdirSync(reference);
+  cpSync(join(dir, 'usersync.yaml'), join(reference, 'usersync.yaml'));
+  cpSync(join(dir, 'src.db'), join(reference, 'src.db'));
+  expect(usersync(reference, ['sync']).status).toBe(0);
+
+  // The first directory batch (users imported and linked) lands; no id is written back yet.
+  expect(usersync(dir, ['sync'], 'directory-write:1').signal).toBe('SIGKILL');
+  await expectConvergence(dir, await readOutcome(reference));
+}, 120_000);
+
 describe('a sync killed during apply converges on the next run', () => {
   const temp = useTempDir('usersync-crash-');
   let initial: string;
