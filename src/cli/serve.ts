@@ -76,7 +76,7 @@ export function registerServe(program: Command): void {
         );
       const logger = makeLogger();
       const runtime = await Runtime.open(config, { logger, runJobs: true });
-      logger.info({ pid: process.pid, queue: runtime.queue.kind }, 'usersync worker started');
+      logger.info({ queue: runtime.queue.kind }, 'usersync worker started');
       await untilSignal(logger);
       await runtime.close();
       logger.info({}, 'usersync worker stopped');

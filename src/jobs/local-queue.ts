@@ -80,18 +80,20 @@ export class LocalSyncQueue implements SyncQueue {
     lane.waiting = null;
     lane.attempt = 0;
     lane.running = this.runOnce(request)
-      .then((retry) => {
-        if (!retry || attempt >= this.retry.limit || !this.working) return;
+      .then((outcome) => {
+        if (outcome === 'done' || !this.working) return;
+        // Busy (another process holds the connection) is no failure: no attempt is used up.
+        if (outcome === 'failed' && attempt >= this.retry.limit) return;
         // A request that came meanwhile runs next anyway: it is the retry.
         if (lane.waiting) return void (lane.waiting = coalesce(request, lane.waiting));
         lane.waiting = request;
-        lane.attempt = attempt + 1;
+        lane.attempt = outcome === 'failed' ? attempt + 1 : attempt;
         lane.retryTimer = setTimeout(
           () => {
             lane.retryTimer = null;
             this.kick(connection);
           },
-          this.retry.delayMs * 2 ** attempt,
+          outcome === 'failed' ? this.retry.delayMs * 2 ** attempt : this.retry.delayMs,
         );
         lane.retryTimer.unref();
       })
@@ -101,12 +103,14 @@ export class LocalSyncQueue implements SyncQueue {
       });
   }
 
-  private async runOnce(request: SyncRequest): Promise<boolean> {
+  private async runOnce(request: SyncRequest): Promise<'done' | 'failed' | 'busy'> {
     try {
-      return needsRetry(await this.run(request));
+      const result = await this.run(request);
+      if (result?.status === 'skipped') return 'busy';
+      return needsRetry(result) ? 'failed' : 'done';
     } catch (error) {
       this.onError(error, request);
-      return true;
+      return 'failed';
     }
   }
 }

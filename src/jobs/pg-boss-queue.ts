@@ -17,6 +17,8 @@ import {
 } from './sync-queue.js';
 
 const QUEUE = 'usersync-sync';
+/** A request whose connection was busy in another process is asked again after this. */
+const SKIPPED_AGAIN_AFTER_S = 15;
 
 export interface PgBossQueueOptions {
   readonly retry: RetryPolicy;
@@ -68,7 +70,8 @@ export class PgBossSyncQueue implements SyncQueue {
   private start(): Promise<void> {
     this.started ??= (async () => {
       await this.boss.start();
-      await this.boss.createQueue(QUEUE, this.queueSettings());
+      if (!(await this.boss.getQueue(QUEUE)))
+        await raceSafe(() => this.boss.createQueue(QUEUE, this.queueSettings()));
     })();
     return this.started;
   }
@@ -91,7 +94,10 @@ export class PgBossSyncQueue implements SyncQueue {
     };
   }
 
-  async request(request: SyncRequest, options: { slotSeconds?: number } = {}): Promise<void> {
+  async request(
+    request: SyncRequest,
+    options: { slotSeconds?: number; startAfterSeconds?: number } = {},
+  ): Promise<void> {
     await this.start();
     // One waiting full run and one waiting incremental run per connection at most.
     const singletonKey = `${request.connection}:${request.full ? 'full' : 'incremental'}`;
@@ -101,17 +107,22 @@ export class PgBossSyncQueue implements SyncQueue {
       {
         singletonKey,
         ...(options.slotSeconds ? { singletonSeconds: options.slotSeconds } : {}),
+        ...(options.startAfterSeconds ? { startAfter: options.startAfterSeconds } : {}),
       },
     );
   }
 
   async work(): Promise<void> {
     await this.start();
-    await this.boss.updateQueue(QUEUE, this.queueSettings());
+    await raceSafe(() => this.boss.updateQueue(QUEUE, this.queueSettings()));
     const options = { batchSize: 1, pollingIntervalSeconds: this.options.pollingSeconds };
     for (let i = 0; i < this.options.concurrency; i++) {
       await this.boss.work<SyncRequest>(QUEUE, options, async ([job]) => {
         const result = await this.run(job!.data);
+        // Another process holds the connection (a long run): ask again later, as a new
+        // request that coalesces with any waiting one, without using up this job's retries.
+        if (result?.status === 'skipped')
+          return void (await this.request(job!.data, { startAfterSeconds: SKIPPED_AGAIN_AFTER_S }));
         // Throwing marks the job failed, so pg-boss retries it with backoff.
         if (needsRetry(result))
           throw new Error(`${result!.connection}: ${result!.status}: ${result!.error ?? ''}`);
@@ -124,5 +135,22 @@ export class PgBossSyncQueue implements SyncQueue {
     await this.started.catch(() => undefined);
     // Graceful: waits for the jobs in progress, then closes pg-boss's pool.
     await this.boss.stop({ graceful: true, wait: true, timeout: 60_000 });
+  }
+}
+
+/**
+ * pg-boss's queue DDL is not safe when several processes start at once (a deadlock, or
+ * a duplicate key): the loser tries again after a moment, by when the queue exists.
+ */
+async function raceSafe(work: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await work();
+      return;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (attempt >= 5 || (code !== '40P01' && code !== '23505')) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200 * attempt));
+    }
   }
 }

@@ -75,7 +75,7 @@ describe('LocalSyncQueue', () => {
   });
 
   it('retries a failed run with growing delays, up to the limit', async () => {
-    const r = recorder(1, ['failed', 'skipped', 'failed', 'failed']);
+    const r = recorder(1, ['failed', 'failed', 'failed', 'failed']);
     const started: number[] = [];
     const queue = new LocalSyncQueue(
       async (q) => {
@@ -90,6 +90,16 @@ describe('LocalSyncQueue', () => {
     expect(r.ran).toHaveLength(3); // the run and two retries, not a fourth
     expect(started[1]! - started[0]!).toBeGreaterThanOrEqual(38);
     expect(started[2]! - started[1]!).toBeGreaterThanOrEqual(78);
+    await queue.stop();
+  });
+
+  it('asks again while another process holds the connection, without using up retries', async () => {
+    const r = recorder(1, ['skipped', 'skipped', 'skipped', 'skipped', 'succeeded']);
+    const queue = new LocalSyncQueue(r.run, { limit: 1, delayMs: 10 });
+    await queue.work();
+    await queue.request(request('source_webhook'));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(r.ran).toHaveLength(5); // four times busy, then the run: a retry limit of 1 did not stop it
     await queue.stop();
   });
 

@@ -38,15 +38,6 @@ const FAST_RECOVERY = {
   USERSYNC_JOB_RETRY_SECONDS: '1',
 };
 
-/**
- * The mass-change guard off. A first sync killed mid-apply leaves users imported and linked
- * whose ids are not written back yet; the next run counts each of those write-backs as a
- * change to an existing user, so with the default maxChange (0.5) it is blocked (100 % of
- * the users would change) instead of converging. That is a sync-core problem, not the job
- * layer's (plan-sync counts those pairs as changed). Remove this once that is fixed.
- */
-const UNGUARDED = { maxChange: 1 };
-
 /** Every source row became a user and holds that user's id; a further sync changes nothing. */
 async function expectConverged(w: WorkerWorld): Promise<void> {
   expect(await w.convergence()).toEqual({
@@ -122,7 +113,7 @@ describe.skipIf(!reachable)('API process and workers on PostgreSQL', () => {
   }, 180_000);
 
   it('kill -9 of the worker holding a run: the other worker finishes it', async () => {
-    const w = await world({ rows: ROWS, connection: UNGUARDED });
+    const w = await world({ rows: ROWS });
     // Job settings are the workers' (they write them to pg-boss's queue when they start).
     const workers = await Promise.all([w.startWorker(FAST_RECOVERY), w.startWorker(FAST_RECOVERY)]);
     const api = await w.startApi();
