@@ -79,7 +79,9 @@ export class LocalSyncQueue implements SyncQueue {
     const attempt = lane.attempt;
     lane.waiting = null;
     lane.attempt = 0;
-    lane.running = this.runOnce(request)
+    // Started on the next turn of the event loop: whoever asked gets its answer first.
+    lane.running = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.runOnce(request))
       .then((outcome) => {
         if (outcome === 'done' || !this.working) return;
         // Busy (another process holds the connection) is no failure: no attempt is used up.

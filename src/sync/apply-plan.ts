@@ -10,6 +10,7 @@ import type { PlanAction, SyncPlan } from '../core/plan.js';
 import type { DirectoryOp, DirectoryOpResult, DirectoryStore, RunCounts } from '../directory/store.js';
 import { emptyCounts } from './counts.js';
 import { failpoint } from './failpoint.js';
+import { yieldToEventLoop } from './yield.js';
 
 export interface ApplyProgress {
   readonly done: number;
@@ -71,6 +72,7 @@ class Applier {
   async batches<T>(items: readonly T[], size: number, apply: (batch: T[]) => Promise<void>): Promise<void> {
     for (let i = 0; i < items.length; i += size) {
       const batch = items.slice(i, i + size);
+      await yieldToEventLoop();
       await apply(batch);
       this.done += batch.length;
       this.onProgress?.({ done: this.done, total: this.plan.actions.length });

@@ -24,6 +24,7 @@ import { laterCursor } from './cursor.js';
 import { readIncremental, type IncrementalSince } from './read-incremental.js';
 import { leaseSource, type SourcePool } from './source-pool.js';
 import type { SyncProgress } from './sync-result.js';
+import { yieldToEventLoop } from './yield.js';
 
 const PAGE_SIZE = 5000;
 
@@ -95,6 +96,7 @@ export async function readAndPlan(
     const seen = new Set<string>();
     let maxCursor: unknown;
     for await (const page of source.scan({ columns, pageSize: PAGE_SIZE })) {
+      await yieldToEventLoop();
       splitRows(ctx, page, directory, split);
       for (const row of page) {
         seen.add(row.key);
@@ -135,9 +137,11 @@ async function digestDirectory(
 ): Promise<DirectoryDigest> {
   const digest = emptyDirectoryDigest();
   for await (const page of store.scanUsers(PAGE_SIZE, { includeDeleted: true })) {
+    await yieldToEventLoop();
     for (const user of page) addUser(digest, user, connection.fields);
   }
   for await (const page of store.scanLinks(connection.name, PAGE_SIZE)) {
+    await yieldToEventLoop();
     for (const link of page) addLink(digest, link, connection.fields);
   }
   return digest;

@@ -109,6 +109,7 @@ describe('LocalSyncQueue', () => {
     await queue.request(request('manual'));
     expect(r.ran).toEqual([]);
     await queue.work();
+    await new Promise((resolve) => setImmediate(resolve));
     expect(r.ran).toHaveLength(1);
     const stopped = Date.now();
     await queue.stop();

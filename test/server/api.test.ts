@@ -2,6 +2,8 @@
  * The REST API over a real `usersync serve` (SQLite directory, SQLite source): admin
  * authentication, validation that changes nothing, users, connections, runs and issues.
  */
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { usersync } from '../support/cli.js';
 import { eventually } from '../support/server.js';
@@ -207,5 +209,60 @@ describe('runs, issues and live progress', () => {
     }, 'the issue to be resolved');
     const runs = (await w.api('GET', '/api/v1/runs?connection=crm')).body.runs;
     expect(runs[0]).toMatchObject({ trigger: 'validate_fix', status: 'succeeded' });
+  });
+});
+
+describe('operations', () => {
+  it('exposes runs, rows synced, durations and open issues by kind as Prometheus metrics', async () => {
+    const w = await world();
+    await w.club.add({ email: 'ada@example.com' });
+    await w.club.add({ email: 'ADA@example.com' });
+    await w.club.add({ email: 'grace@example.com' });
+    await w.api('POST', '/api/v1/runs', { connection: 'crm' });
+    await eventually(async () => {
+      const { runs } = (await w.api('GET', '/api/v1/runs')).body;
+      return runs.find((r: { status: string }) => r.status !== 'running');
+    }, 'the run');
+    const metrics = (await w.server.request('GET', '/metrics', { key: null })).body as string;
+    expect(metrics).toContain(
+      'usersync_sync_runs_total{connection="crm",trigger="manual",status="succeeded",scope="full"} 1',
+    );
+    expect(metrics).toContain('usersync_sync_rows_total{connection="crm",side="app",change="created"} 1');
+    expect(metrics).toMatch(/usersync_sync_run_duration_seconds_count\{connection="crm",scope="full"\} 1/);
+    expect(metrics).toContain('usersync_open_issues{connection="crm",kind="duplicate_email"} 1');
+  });
+
+  it('on SIGTERM finishes the run in progress, then exits 0', async () => {
+    const w = await world();
+    // Enough rows that the run is still going when the signal comes.
+    const db = new Database(join(w.dir, 'crm.db'));
+    const insert = db.prepare('insert into "Club Members" (email, "Full-Name") values (?, ?)');
+    db.transaction(() => {
+      for (let i = 0; i < 20_000; i++) insert.run(`m${i}@example.com`, `M ${i}`);
+    })();
+    db.close();
+    // The queue starts the run before the 202 is sent: the signal comes while it runs.
+    expect((await w.api('POST', '/api/v1/runs', { connection: 'crm' })).status).toBe(202);
+    expect(await w.server.stop()).toBe(0);
+    expect(w.server.logs.some((l) => l.msg === 'usersync server stopped')).toBe(true);
+    const messages = w.server.logs.map((l) => l.msg);
+    const finished = w.server.logs.find((l) => l.msg === 'sync run finished' && l.trigger === 'manual');
+    expect(finished).toMatchObject({ status: 'succeeded', app: { created: 20_000 } });
+    expect(messages.indexOf('stopping: finishing the work in progress')).toBeLessThan(
+      messages.indexOf('sync run finished'),
+    );
+  });
+
+  it('ensure-user called many times at once for one identity makes one user', async () => {
+    const w = await world();
+    const calls = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        w.api('POST', '/api/v1/ensure-user', { externalId: 'ext-9', email: 'once@example.com' }),
+      ),
+    );
+    expect(calls.every((c) => c.status === 200 || c.status === 201)).toBe(true);
+    expect(calls.filter((c) => c.status === 201)).toHaveLength(1);
+    expect(new Set(calls.map((c) => c.body.user.id)).size).toBe(1);
+    expect((await w.club.rows()).filter((r) => r.email === 'once@example.com')).toHaveLength(1);
   });
 });
