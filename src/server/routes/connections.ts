@@ -137,13 +137,7 @@ export const connectionRoutes: FastifyPluginAsyncZod<{ runtime: Runtime }> = asy
       },
     },
     async (request) => {
-      const connection = await find(request.params.name);
-      try {
-        return { ok: true as const, ...(await describe(runtime, connection)) };
-      } catch (error) {
-        if (!isUsersyncError(error)) throw error;
-        return { ok: false as const, error: { code: error.code, message: error.message } };
-      }
+      return test(runtime, await find(request.params.name));
     },
   );
 
@@ -180,13 +174,12 @@ export const connectionRoutes: FastifyPluginAsyncZod<{ runtime: Runtime }> = asy
     },
     async (request) => {
       const { source, table, key } = request.body;
-      const draft = { source, emailColumn: 'email', ...(table ? { table } : {}), ...(key ? { key } : {}) };
-      try {
-        return { ok: true as const, ...(await describe(runtime, draft)) };
-      } catch (error) {
-        if (!isUsersyncError(error)) throw error;
-        return { ok: false as const, error: { code: error.code, message: error.message } };
-      }
+      return test(runtime, {
+        source,
+        emailColumn: 'email',
+        ...(table ? { table } : {}),
+        ...(key ? { key } : {}),
+      });
     },
   );
 
@@ -243,6 +236,16 @@ export const connectionRoutes: FastifyPluginAsyncZod<{ runtime: Runtime }> = asy
     },
   );
 };
+
+/** A source that cannot be reached is a result here (`ok: false`), not an error. */
+async function test(runtime: Runtime, connection: Parameters<typeof describe>[1]) {
+  try {
+    return { ok: true as const, ...(await describe(runtime, connection)) };
+  } catch (error) {
+    if (!isUsersyncError(error)) throw error;
+    return { ok: false as const, error: { code: error.code, message: error.message } };
+  }
+}
 
 async function describe(
   runtime: Runtime,
