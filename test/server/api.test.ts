@@ -266,3 +266,59 @@ describe('operations', () => {
     expect((await w.club.rows()).filter((r) => r.email === 'once@example.com')).toHaveLength(1);
   });
 });
+
+describe('connections', () => {
+  it('tests a connection and a draft source, an unreachable one being a result, not an error', async () => {
+    const w = await world();
+    const tested = await w.api('POST', '/api/v1/connections/crm/test');
+    expect(tested.status).toBe(200);
+    expect(tested.body.ok).toBe(true);
+    expect(tested.body.columns.map((c: { name: string }) => c.name)).toEqual(
+      expect.arrayContaining(['id', 'email', 'Full-Name']),
+    );
+    expect(tested.body.columns.find((c: { name: string }) => c.name === 'id').generated).toBe(true);
+
+    const draft = await w.api('POST', '/api/v1/sources/describe', {
+      source: 'sqlite:./crm.db',
+      table: 'Club Members',
+    });
+    expect(draft.body.ok).toBe(true);
+    const missing = await w.api('POST', '/api/v1/sources/describe', {
+      source: 'sqlite:./crm.db',
+      table: 'nope',
+    });
+    expect(missing.status).toBe(200);
+    expect(missing.body).toMatchObject({
+      ok: false,
+      error: { code: expect.stringMatching(/^source\./), message: expect.stringContaining('nope') },
+    });
+    expect((await w.api('POST', '/api/v1/connections/ghost/test')).status).toBe(404);
+  });
+
+  it('updates an API connection only at its current version, and keeps credentials encrypted at rest', async () => {
+    const w = await world();
+    const definition = {
+      name: 'pg',
+      source: 'postgres://app:s3cret-pw@127.0.0.1:5432/test',
+      table: 'members',
+      fields: { email: 'email' },
+    };
+    const made = await w.api('POST', '/api/v1/connections', definition);
+    expect(made.status).toBe(201);
+    expect(made.body.connection.definition.source).toBe('postgres://app:***@127.0.0.1:5432/test');
+    const db = new Database(join(w.dir, 'dir.db'), { readonly: true });
+    const stored = db.prepare('select definition from stored_connections').get() as { definition: string };
+    db.close();
+    expect(stored.definition).not.toContain('s3cret');
+    expect(JSON.parse(stored.definition).source).toMatch(/^enc:v1:/);
+
+    const updated = await w.api('PUT', '/api/v1/connections/pg?version=1', { ...definition, mode: 'import' });
+    expect(updated.status).toBe(200);
+    expect(updated.body.connection).toMatchObject({ version: 2, mode: 'import' });
+    const stale = await w.api('PUT', '/api/v1/connections/pg?version=1', { ...definition, mode: 'one-way' });
+    expect(stale.status).toBe(409);
+    const renamed = await w.api('PUT', '/api/v1/connections/pg', { ...definition, name: 'other' });
+    expect(renamed.status).toBe(400);
+    expect((await w.api('GET', '/api/v1/connections/pg')).body).toMatchObject({ version: 2, mode: 'import' });
+  });
+});
