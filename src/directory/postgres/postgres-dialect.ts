@@ -14,6 +14,7 @@ import type { DirectoryDialect } from '../dialect.js';
 import { isUniqueViolation, openError } from './postgres-errors.js';
 import { schemaIntrospector } from './schema-introspector.js';
 import { parsePostgresDirectoryUrl, type PostgresDirectoryTarget } from './postgres-url.js';
+import { createUserSearch } from './user-search.js';
 
 const POOL_SIZE = 10;
 /** pg applies it both to opening a connection and to waiting for a free one in a busy pool. */
@@ -43,6 +44,7 @@ export function createPostgresDirectoryDialect(url: string): DirectoryDialect {
     }),
     migrationSchema: target.schema,
     prepare: (db) => prepare(db, target),
+    afterMigrate: createUserSearch,
     isUniqueViolation,
   };
 }
