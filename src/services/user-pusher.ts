@@ -12,14 +12,16 @@ import type { SyncServices } from '../sync/run-sync.js';
 import type { SyncResult } from '../sync/sync-result.js';
 import { syncUsers } from '../sync/sync-user.js';
 
+/** One caller's push, waiting for a batch. */
 interface Waiting {
-  readonly userIds: Set<string>;
-  readonly done: Array<(result: SyncResult | null) => void>;
+  readonly trigger: Trigger;
+  readonly userIds: readonly string[];
+  readonly resolve: (result: SyncResult | null) => void;
 }
 
 interface Lane {
   busy: boolean;
-  waiting: Map<Trigger, Waiting>;
+  waiting: Waiting[];
 }
 
 export interface PusherOptions {
@@ -65,36 +67,46 @@ export class UserPusher {
     trigger: Trigger,
   ): Promise<SyncResult | null> {
     return new Promise<SyncResult | null>((resolve) => {
-      const waiting = this.waiting(connection, trigger);
-      for (const id of userIds) waiting.userIds.add(id);
-      waiting.done.push(resolve);
+      let lane = this.lanes.get(connection);
+      if (!lane) this.lanes.set(connection, (lane = { busy: false, waiting: [] }));
+      lane.waiting.push({ trigger, userIds, resolve });
       this.drain(connection);
     });
   }
 
-  private waiting(connection: string, trigger: Trigger): Waiting {
-    let lane = this.lanes.get(connection);
-    if (!lane) this.lanes.set(connection, (lane = { busy: false, waiting: new Map() }));
-    let waiting = lane.waiting.get(trigger);
-    if (!waiting) lane.waiting.set(trigger, (waiting = { userIds: new Set(), done: [] }));
-    return waiting;
-  }
-
+  /**
+   * Starts the connection's next batch unless one runs: the waiting pushes of the first
+   * one's trigger, up to the batch size. It starts on the next turn of the event loop, so
+   * that pushes made in this one (requests that arrived together) join it.
+   */
   private drain(connection: string): void {
     const lane = this.lanes.get(connection);
-    if (!lane || lane.busy || lane.waiting.size === 0) return;
-    const [trigger, waiting] = lane.waiting.entries().next().value!;
-    const ids = [...waiting.userIds].slice(0, this.options.batchSize);
-    const done = waiting.done.splice(0);
-    for (const id of ids) waiting.userIds.delete(id);
-    // Users beyond the batch size wait for the next batch; their callers were answered with this one's result.
-    if (waiting.userIds.size === 0) lane.waiting.delete(trigger);
+    if (!lane || lane.busy || lane.waiting.length === 0) return;
     lane.busy = true;
-    const batch = this.runBatch(connection, ids, trigger, done, 0).finally(() => {
-      this.inFlight.delete(batch);
-      lane.busy = false;
-      this.drain(connection);
-    });
+    const batch = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => {
+        const trigger = lane.waiting[0]!.trigger;
+        const taken: Waiting[] = [];
+        const ids = new Set<string>();
+        lane.waiting = lane.waiting.filter((w) => {
+          if (w.trigger !== trigger || (taken.length > 0 && ids.size >= this.options.batchSize)) return true;
+          taken.push(w);
+          for (const id of w.userIds) ids.add(id);
+          return false;
+        });
+        return this.runBatch(
+          connection,
+          [...ids],
+          trigger,
+          taken.map((w) => w.resolve),
+          0,
+        );
+      })
+      .finally(() => {
+        this.inFlight.delete(batch);
+        lane.busy = false;
+        this.drain(connection);
+      });
     this.inFlight.add(batch);
   }
 
