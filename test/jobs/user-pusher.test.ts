@@ -17,9 +17,9 @@ it('batches concurrent pushes of one connection and pushes every user', async ()
     const users = [];
     for (let i = 0; i < 40; i++)
       users.push(await world.store.createUser({ email: `user${i}@example.com`, name: `User ${i}` }));
-    // Twenty logins at once, then twenty more while their run is under way.
+    // Twenty logins at once, then twenty more once their run has started.
     const first = users.slice(0, 20).map((u) => pusher.push([u.id], 'login'));
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 5));
     const second = users.slice(20).map((u) => pusher.push([u.id], 'login'));
     const results = await Promise.all([...first, ...second]);
     expect(results.every(([r]) => r!.status === 'succeeded')).toBe(true);
