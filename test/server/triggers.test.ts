@@ -219,3 +219,40 @@ describe('triggers that need no particular source', () => {
     expect(run.counts.app.created).toBe(1);
   });
 });
+
+describe('a source that is down', () => {
+  it('never blocks a login: it succeeds from the directory, and the push is retried later', async () => {
+    const w = await world({
+      connections: (club) => [
+        {
+          name: 'crm',
+          source: club.source,
+          table: club.table,
+          fields: { email: 'email', name: 'Full-Name' },
+        },
+        {
+          name: 'down',
+          source: 'postgres://postgres@127.0.0.1:9/test',
+          table: 'members',
+          fields: { email: 'email' },
+        },
+      ],
+    });
+    const user = (await w.api('POST', '/api/v1/users', { email: 'alan@example.com' })).body.user;
+    const login = await w.api('POST', '/api/v1/login', { userId: user.id });
+    expect(login.status).toBe(200);
+    expect(login.body.user.lastSeenAt).not.toBeNull();
+    const byConnection = Object.fromEntries(
+      login.body.pushed.map((p: { connection: string }) => [p.connection, p]),
+    );
+    expect(byConnection.crm.status).toBe('succeeded');
+    expect(byConnection.down.status).toBe('failed');
+    expect(byConnection.down.error).toContain('127.0.0.1:9');
+    // The pusher tries that connection again on its own.
+    await eventually(async () => {
+      const { runs } = (await w.api('GET', '/api/v1/connections/down/runs')).body as { runs: Run[] };
+      const logins = runs.filter((r) => r.trigger === 'login');
+      return logins.length >= 2 ? logins : undefined;
+    }, 'a retried push to the connection that is down');
+  });
+});
