@@ -5,7 +5,7 @@
 //   - GET /api/v1/users?limit=50&search=… (a page of 50, with a search).
 // Prints requests/s and latency percentiles, and each as a ratio to the issue's target.
 //   BENCH_USERS=N  BENCH_SECONDS=S (per measurement, default 10)  BENCH_CONNECTIONS=C (default 10)
-//   BENCH_PROFILE=1
+//   BENCH_ONLY=login|list  BENCH_PROFILE=1
 import autocannon from 'autocannon';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -95,31 +95,40 @@ await load('warm-up', {
   duration: 2,
   requests: [{ method: 'POST', path: '/api/v1/login', body: JSON.stringify({ email: 'user1@example.com' }) }],
 });
-const login = await load('POST /api/v1/login', {
-  method: 'POST',
-  path: '/api/v1/login',
-  requests: [
-    {
-      method: 'POST',
-      path: '/api/v1/login',
-      setupRequest: (req) => ({
-        ...req,
-        body: JSON.stringify({ email: `user${random(users)}@example.com` }),
-      }),
-    },
-  ],
-});
-const list = await load('GET /api/v1/users (50, search)', {
-  requests: [
-    {
-      setupRequest: (req) => ({
-        ...req,
-        method: 'GET',
-        path: `/api/v1/users?limit=50&search=user${random(users)}`,
-      }),
-    },
-  ],
-});
+// BENCH_ONLY=login|list measures one of the two (with BENCH_PROFILE, a profile of it alone).
+const only = process.env.BENCH_ONLY;
+const skipped = { rps: 0, p50: 0, p99: 0, errors: 0, total: 0 };
+const login =
+  only === 'list'
+    ? { title: 'POST /api/v1/login', ...skipped }
+    : await load('POST /api/v1/login', {
+        method: 'POST',
+        path: '/api/v1/login',
+        requests: [
+          {
+            method: 'POST',
+            path: '/api/v1/login',
+            setupRequest: (req) => ({
+              ...req,
+              body: JSON.stringify({ email: `user${random(users)}@example.com` }),
+            }),
+          },
+        ],
+      });
+const list =
+  only === 'login'
+    ? { title: 'GET /api/v1/users (50, search)', ...skipped }
+    : await load('GET /api/v1/users (50, search)', {
+        requests: [
+          {
+            setupRequest: (req) => ({
+              ...req,
+              method: 'GET',
+              path: `/api/v1/users?limit=50&search=user${random(users)}`,
+            }),
+          },
+        ],
+      });
 
 server.kill('SIGTERM');
 await new Promise((done) => server.on('exit', done));

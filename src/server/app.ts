@@ -7,13 +7,13 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
-  serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Runtime } from '../services/runtime.js';
 import { requireApiKeys } from './auth.js';
 import { handleError } from './errors.js';
+import { serializerCompiler } from './serializer.js';
 import { connectionRoutes } from './routes/connections.js';
 import { hookRoutes } from './routes/hooks.js';
 import { identityRoutes } from './routes/identity.js';
