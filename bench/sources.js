@@ -1,6 +1,7 @@
 // The benchmark's generated sources: the same members table in SQLite or PostgreSQL.
-// Every row starts with `updated_at` a day in the past; an edit sets it to now, so a
-// sync with `cursor: updated_at` reads only the edited rows.
+// Rows were last updated ten seconds apart, the latest a day ago; an edit sets
+// `updated_at` to now, so a sync with `cursor: updated_at` reads only the edited rows
+// (and the few within the cursor's minute of overlap).
 import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -22,9 +23,9 @@ export function sqliteSource(dir, rows) {
       signup_date TEXT, last_login TEXT, app_user_id TEXT, plan TEXT, company TEXT, updated_at TEXT)`);
   create('members');
   const insert = db.prepare(`INSERT INTO members (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
-  const dayAgo = new Date(Date.now() - 86_400_000).toISOString();
+  const dayAgo = Date.now() - 86_400_000;
   db.transaction(() => {
-    for (let i = 0; i < rows; i++) insert.run(...member(i), dayAgo);
+    for (let i = 0; i < rows; i++) insert.run(...member(i), new Date(dayAgo - i * 10_000).toISOString());
   })();
   // The index docs/connectors.md recommends, so a single user's lookup by email is not a scan.
   db.exec('CREATE INDEX members_email ON members (lower(trim(email)))');
@@ -61,7 +62,7 @@ export async function postgresSource(rows) {
     `insert into ${schema}.members (${COLUMNS})
      select 'user' || n || '@example.com', 'User ' || n, 'https://example.com/a/' || n || '.png',
             timestamptz '2020-01-01' + (n % 1500) * interval '1 day', (array['free','pro','team'])[n % 3 + 1], 'Company ' || (n % 500),
-            now() - interval '1 day'
+            now() - interval '1 day' - n * interval '10 seconds'
      from generate_series(0, $1 - 1) n`,
     [rows],
   );
