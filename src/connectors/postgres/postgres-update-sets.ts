@@ -1,6 +1,6 @@
 import type { RowUpdate, WriteResult } from '../connector.js';
 import type { PgKysely } from './postgres-open.js';
-import { findColumn, type PgColumn } from './postgres-schema.js';
+import type { PgColumn } from './postgres-schema.js';
 import {
   repeatedKeys,
   selectBatchHolding,
@@ -78,9 +78,10 @@ async function updateSegment(
   updateOne: (update: RowUpdate) => Promise<WriteResult>,
 ): Promise<void> {
   const groups = new Map<string, Group>();
+  const columns = new Map(target.info.columns.map((column) => [column.name, column]));
   for (const i of segment) {
     const update = updates[i]!;
-    const shape = shapeOf(target, update);
+    const shape = shapeOf(columns, update);
     if (!shape) {
       results[i] = await updateOne(update);
       continue;
@@ -118,33 +119,36 @@ interface Group {
 /**
  * The columns an update sets and checks, and how each is checked (as `holds` would), or
  * undefined when it must go alone: a column the table lacks (its error is the row's), or
- * a value that is not plain (a Buffer, an array, an object outside a JSON column).
+ * a value that is not plain (a Buffer, an array, an object outside a JSON column). Run
+ * for every row of a first sync, so it builds no more than it returns.
  */
-function shapeOf(target: PgWriteTarget, update: RowUpdate): Shape | undefined {
-  const set = entriesOf(target, update.set);
-  const expect = entriesOf(target, update.expect);
-  if (!set || !expect) return undefined;
-  const checks = expect.map((entry) => ({
-    ...entry,
-    holding: holdingOf(entry.column, update.expect[entry.name]),
-  }));
-  const signature = JSON.stringify([set.map((e) => e.name), checks.map((e) => [e.name, e.holding])]);
-  return { signature, set, expect: checks };
-}
-
-function entriesOf(target: PgWriteTarget, values: Readonly<Record<string, unknown>>): Entry[] | undefined {
-  const entries: Entry[] = [];
-  for (const name of Object.keys(values).sort()) {
-    const column = findColumn(target.info, name);
-    if (!column || !isPlain(values[name], column)) return undefined;
-    entries.push({ name, column });
+function shapeOf(columns: ReadonlyMap<string, PgColumn>, update: RowUpdate): Shape | undefined {
+  // NUL cannot occur in a PostgreSQL name, so it separates them unambiguously.
+  let signature = '';
+  const set: Entry[] = [];
+  for (const name of Object.keys(update.set).sort()) {
+    const column = columns.get(name);
+    if (!column || !isPlain(update.set[name], column)) return undefined;
+    set.push({ name, column });
+    signature += `${name}\0`;
   }
-  return entries;
+  signature += '\0';
+  const expect: Expectation[] = [];
+  for (const name of Object.keys(update.expect).sort()) {
+    const column = columns.get(name);
+    const value = update.expect[name];
+    if (!column || !isPlain(value, column)) return undefined;
+    const holding = holdingOf(column, value);
+    expect.push({ name, column, holding });
+    signature += `${name}\0${holding}\0`;
+  }
+  return { signature, set, expect };
 }
 
 function isPlain(value: unknown, column: PgColumn): boolean {
   if (value === null || value === undefined || value instanceof Date || isJson(column)) return true;
-  return ['string', 'number', 'boolean', 'bigint'].includes(typeof value);
+  const type = typeof value;
+  return type === 'string' || type === 'number' || type === 'boolean' || type === 'bigint';
 }
 
 function holdingOf(column: PgColumn, value: unknown): BatchExpectation['holding'] {
