@@ -40,6 +40,7 @@ export function sqliteSource(dir, rows) {
         )
         .run(every),
     floor: async () => null,
+    vacuum: async () => undefined,
     /** A copy of the first `n` rows for the naive baseline (bench/baseline.js). */
     sample: async (n) => {
       create('baseline');
@@ -93,6 +94,7 @@ export async function postgresSource(rows) {
       }
       return (performance.now() - started) / 1000;
     },
+    vacuum: async () => void (await pool.query(`vacuum analyze ${schema}.members`)),
     /** A copy of the first `n` rows for the naive baseline (bench/baseline.js). */
     sample: async (n) => {
       await pool.query(`create table ${schema}.baseline (like ${schema}.members including all)`);
@@ -120,4 +122,20 @@ function member(i) {
     ['free', 'pro', 'team'][i % 3],
     `Company ${i % 500}`,
   ];
+}
+
+/**
+ * VACUUM ANALYZE every table of a PostgreSQL schema, as autovacuum would after a bulk
+ * load; this machine's server runs with autovacuum off, and without statistics the
+ * planner sorts half a table for each keyset page.
+ */
+export async function vacuumSchema(url, schema) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query('select tablename from pg_tables where schemaname = $1', [schema]);
+    for (const { tablename } of rows) await client.query(`vacuum analyze "${schema}"."${tablename}"`);
+  } finally {
+    await client.end();
+  }
 }
