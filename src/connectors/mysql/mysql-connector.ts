@@ -28,13 +28,20 @@ import {
 import {
   columnAtLeast,
   columnIn,
+  columnInCaseInsensitive,
   columnInFolded,
   keyAfter,
   selectRows,
   type SelectedRow,
 } from './mysql-statements.js';
 import { parseMysqlUrl, type MysqlTarget } from './mysql-url.js';
-import { isTextColumn, keyValueOf, lookupValue, toMysqlValue } from './mysql-value.js';
+import {
+  foldsCaseAndTrailingSpaces,
+  isTextColumn,
+  keyValueOf,
+  lookupValue,
+  toMysqlValue,
+} from './mysql-value.js';
 import { deleteRows, insertRows, updateRows, type MysqlWriteTarget } from './mysql-writes.js';
 
 /** `IN (…)` lists are cut to this size: short statements, well under max_allowed_packet. */
@@ -202,7 +209,11 @@ class MysqlConnector implements SourceConnector {
     const found: SourceRow[] = [];
     for (let start = 0; start < wanted.length; start += LOOKUP_CHUNK) {
       const chunk = wanted.slice(start, start + LOOKUP_CHUNK);
-      const condition = folded ? columnInFolded(column, chunk as string[]) : columnIn(column, chunk);
+      const condition = !folded
+        ? columnIn(column, chunk)
+        : foldsCaseAndTrailingSpaces(target)
+          ? columnInCaseInsensitive(column, chunk as string[])
+          : columnInFolded(column, chunk as string[]);
       const rows = await this.read(
         selectRows({ ref: info.ref, key: key.name, columns: selected, conditions: [condition] }),
       );

@@ -15,6 +15,8 @@ export interface MysqlColumn {
   readonly type: string;
   /** `DATA_TYPE`, lower-case: `varchar`, `int`, `datetime`. */
   readonly dataType: string;
+  /** `COLLATION_NAME` of character data (`utf8mb4_general_ci`, `utf8mb4_bin` …); null for other types. */
+  readonly collation: string | null;
   readonly nullable: boolean;
   readonly autoIncrement: boolean;
   /** A DEFAULT other than NULL. */
@@ -58,6 +60,7 @@ interface ColumnRow {
   name: string;
   columnType: string;
   dataType: string;
+  collation: string | null;
   isNullable: string;
   columnDefault: string | null;
   extra: string;
@@ -76,7 +79,7 @@ export async function loadTableInfo(
   const name = tables.find((t) => t.n === ref.name)?.n ?? (tables.length === 1 ? tables[0]?.n : undefined);
   if (name === undefined) throw await tableNotFound(db, ref, where);
   const { rows } = await sql<ColumnRow>`select column_name as name, column_type as columnType,
-      data_type as dataType, is_nullable as isNullable, column_default as columnDefault,
+      data_type as dataType, collation_name as collation, is_nullable as isNullable, column_default as columnDefault,
       extra, column_key as columnKey
     from information_schema.columns
     where table_schema = ${ref.schema} and table_name = ${name}
@@ -105,6 +108,7 @@ function toColumn(row: ColumnRow): MysqlColumn {
     name: row.name,
     type: row.columnType,
     dataType: row.dataType.toLowerCase(),
+    collation: row.collation,
     nullable: row.isNullable === 'YES',
     autoIncrement: extra.includes('auto_increment'),
     hasDefault,

@@ -21,6 +21,16 @@ export function isTextColumn(column: TypedColumn): boolean {
   return TEXT_TYPES.has(column.dataType);
 }
 
+/**
+ * `col = 'value'` already ignores case under the column's collation (`_ci`, the default)
+ * and, with PAD SPACE (every collation but MariaDB's `_nopad_` and MySQL's `_0900_`
+ * ones), trailing spaces: only leading spaces are left for `lower(trim(col))` to fold.
+ */
+export function foldsCaseAndTrailingSpaces(column: { readonly collation: string | null }): boolean {
+  const collation = column.collation?.toLowerCase() ?? '';
+  return collation.endsWith('_ci') && !/_nopad_|_0900_/.test(collation);
+}
+
 /** A value from the sync, as the column takes it (booleans as 1/0, ISO times as MySQL times). */
 export function toMysqlValue(value: unknown, column?: TypedColumn): MysqlValue {
   if (value === null || value === undefined) return null;

@@ -17,6 +17,13 @@ export interface PgColumn {
   readonly type: string;
   /** The type under a domain (the type itself otherwise): what values behave as. */
   readonly baseType: string;
+  /**
+   * The type as SQL spells it for a cast, schema-qualified where the search_path does not
+   * find it, without the column's length or precision (`character varying`, `bpchar`,
+   * `"bit"`): a cast to `varchar(5)` would cut a longer value short where writing it
+   * into the column refuses it.
+   */
+  readonly castType: string;
   readonly notNull: boolean;
   /** A DEFAULT (serial's nextval among them). */
   readonly hasDefault: boolean;
@@ -101,6 +108,7 @@ interface ColumnRow {
   name: string;
   type: string;
   base_type: string;
+  cast_type: string;
   not_null: boolean;
   has_default: boolean;
   identity: boolean;
@@ -111,7 +119,8 @@ interface ColumnRow {
 
 async function loadColumns(db: PgKysely, ref: PgTableRef): Promise<PgColumn[]> {
   const { rows } = await sql<ColumnRow>`select a.attname as name, t.typname as type,
-      coalesce(b.typname, t.typname) as base_type, a.attnotnull as not_null,
+      coalesce(b.typname, t.typname) as base_type,
+      format_type(a.atttypid, -1) as cast_type, a.attnotnull as not_null,
       a.atthasdef as has_default, a.attidentity <> '' as identity, a.attgenerated <> '' as computed,
       exists (select 1 from pg_catalog.pg_index i
         where i.indrelid = a.attrelid and i.indisprimary and a.attnum = any(i.indkey)) as primary_key,
@@ -127,6 +136,7 @@ async function loadColumns(db: PgKysely, ref: PgTableRef): Promise<PgColumn[]> {
     name: row.name,
     type: row.type,
     baseType: row.base_type,
+    castType: row.cast_type,
     notNull: row.not_null,
     hasDefault: row.has_default,
     identity: row.identity,

@@ -119,3 +119,107 @@ export function countRows(
 export function deleteRow(ref: PgTableRef, key: string, keyValue: string): RawBuilder<unknown> {
   return sql`delete from ${table(ref)} where ${column(key)} = ${keyValue}`;
 }
+
+/**
+ * One column of a batch, sent as one array parameter of text (so a batch of any size
+ * is a few parameters, far from PostgreSQL's 65,535) and cast to the column's own type
+ * on the server, as a single row's parameter would be read (`castTo` undefined: kept text).
+ */
+export interface BatchColumn {
+  readonly alias: string;
+  readonly values: readonly (string | null)[];
+  readonly castTo: PgColumn | undefined;
+}
+
+/** A batch of rows for set-based statements: each row's position `i`, its key `k`, and its columns. */
+export interface BatchRows {
+  readonly positions: readonly number[];
+  readonly keys: readonly string[];
+  readonly columns: readonly BatchColumn[];
+}
+
+/** What a batch statement checks of a column before it counts a row as unchanged. */
+export interface BatchExpectation {
+  readonly name: string;
+  /** `equal`: the cast value, NULL matching NULL; `text`: compared as text; `range`: [alias, alias_to). */
+  readonly holding: 'equal' | 'text' | 'range';
+  readonly alias: string;
+}
+
+const target = (name: string) => sql.id('t', name);
+const batchValue = (alias: string) => sql.id('v', alias);
+// `castType` comes from the catalog's format_type(), which quotes what needs quoting.
+const castTo = (expression: RawBuilder<unknown>, to: PgColumn) =>
+  sql`cast(${expression} as ${sql.raw(to.castType)})`;
+
+/** `(select … from unnest($1, $2, …)) as v`: the batch as a relation with typed columns. */
+function batchRelation(key: PgColumn, rows: BatchRows): RawBuilder<unknown> {
+  const typed = [
+    sql`u.i`,
+    sql`${castTo(sql`u.k`, key)} as k`,
+    ...rows.columns.map(({ alias, castTo: to }) => {
+      const raw = sql.id('u', alias);
+      return sql`${to ? castTo(raw, to) : raw} as ${sql.id(alias)}`;
+    }),
+  ];
+  const arrays = [
+    sql`cast(${rows.positions} as int4[])`,
+    sql`cast(${rows.keys} as text[])`,
+    ...rows.columns.map(({ values }) => sql`cast(${values} as text[])`),
+  ];
+  const aliases = sql.join([sql`i`, sql`k`, ...rows.columns.map(({ alias }) => sql.id(alias))]);
+  return sql`(select ${sql.join(typed)} from unnest(${sql.join(arrays)}) as u(${aliases})) as v`;
+}
+
+/** The same checks as `holds`, for each row of a batch against its own expected values. */
+function batchHolds(key: string, expected: readonly BatchExpectation[]): RawBuilder<unknown> {
+  return and([
+    sql`${target(key)} = v.k`,
+    ...expected.map(({ name, holding, alias }) => {
+      if (holding === 'range')
+        return sql`(${target(name)} >= ${batchValue(alias)} and ${target(name)} < ${batchValue(`${alias}_to`)})`;
+      if (holding === 'text')
+        return sql`cast(${target(name)} as text) is not distinct from ${batchValue(alias)}`;
+      return sql`${target(name)} is not distinct from ${batchValue(alias)}`;
+    }),
+  ]);
+}
+
+/**
+ * `updateIfUnchanged` for a whole batch in one statement: each row of the table that
+ * still holds its expected values takes its new ones; the positions of the rows changed
+ * come back, every other row is stale. `set` maps a column to the alias of its values.
+ */
+export function updateBatchIfUnchanged(
+  ref: PgTableRef,
+  key: PgColumn,
+  rows: BatchRows,
+  set: readonly { readonly name: string; readonly alias: string }[],
+  expected: readonly BatchExpectation[],
+): RawBuilder<{ i: number }> {
+  const assignments = sql.join(set.map(({ name, alias }) => sql`${column(name)} = ${batchValue(alias)}`));
+  return sql<{ i: number }>`update ${table(ref)} as t set ${assignments}
+    from ${batchRelation(key, rows)} where ${batchHolds(key.name, expected)} returning v.i`;
+}
+
+/** The positions of the batch's rows whose table row still holds the expected values (nothing to set). */
+export function selectBatchHolding(
+  ref: PgTableRef,
+  key: PgColumn,
+  rows: BatchRows,
+  expected: readonly BatchExpectation[],
+): RawBuilder<{ i: number }> {
+  return sql<{ i: number }>`select distinct v.i from ${table(ref)} as t, ${batchRelation(key, rows)}
+    where ${batchHolds(key.name, expected)}`;
+}
+
+/** Keys of the batch that more than one row of the table holds (a `key:` without a unique index). */
+export function repeatedKeys(
+  ref: PgTableRef,
+  key: PgColumn,
+  keys: readonly string[],
+): RawBuilder<{ k: string; n: number }> {
+  return sql<{ k: string; n: number }>`select u.k, cast(count(*) as int4) as n
+    from unnest(cast(${keys} as text[])) as u(k) join ${table(ref)} as t on ${target(key.name)} = ${castTo(sql`u.k`, key)}
+    group by u.k having count(*) > 1`;
+}

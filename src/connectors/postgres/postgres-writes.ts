@@ -10,6 +10,7 @@ import {
   updateIfUnchanged,
   type ColumnValue,
 } from './postgres-statements.js';
+import { repeatedKeyError, updateInSets } from './postgres-update-sets.js';
 
 /** What a write needs to know about the table it writes to. */
 export interface PgWriteTarget {
@@ -30,30 +31,48 @@ export function insertRows(target: PgWriteTarget, rows: readonly RowInsert[]): P
   return writeEach(target, 'Inserting rows', rows, (db, row) => insertOne(db, target, row));
 }
 
+/** A statement per shape of update for the whole batch (see postgres-update-sets.ts), else row by row. */
 export function updateRows(target: PgWriteTarget, updates: readonly RowUpdate[]): Promise<WriteResult[]> {
-  return writeEach(target, 'Updating rows', updates, (db, update) => updateOne(db, target, update));
+  const one = (db: PgKysely, update: RowUpdate) => updateOne(db, target, update);
+  return writeBatch(
+    target,
+    'Updating rows',
+    updates,
+    (trx) => updateInSets(trx, target, updates, (update) => one(trx, update)),
+    one,
+  );
 }
 
 export function deleteRows(target: PgWriteTarget, keys: readonly string[]): Promise<WriteResult[]> {
   return writeEach(target, 'Deleting rows', keys, (db, key) => deleteOne(db, target, key));
 }
 
-/**
- * One transaction per call, one statement per row, results in input order. PostgreSQL
- * refuses every statement after an error until the transaction ends, so a row that fails
- * would take the batch with it: the batch is first tried as is (the common case, one
- * round trip per row), and only if a row fails, rolled back and done again with a
- * savepoint around each row, so that row alone is undone and the others commit.
- */
-async function writeEach<T, R>(
+function writeEach<T, R>(
   target: PgWriteTarget,
   action: string,
   items: readonly T[],
   write: (db: PgKysely, item: T) => Promise<R>,
 ): Promise<(R | Failed)[]> {
+  return writeBatch(target, action, items, (trx) => eachInOrder(items, (item) => write(trx, item)), write);
+}
+
+/**
+ * One transaction per call, results in input order. PostgreSQL refuses every statement
+ * after an error until the transaction ends, so a row that fails would take the batch
+ * with it: the batch is first written whole (the common case: `all`, a statement per
+ * row or per set of rows), and only if a row fails, rolled back and done again one row
+ * at a time with a savepoint around each, so that row alone is undone and the others commit.
+ */
+async function writeBatch<T, R>(
+  target: PgWriteTarget,
+  action: string,
+  items: readonly T[],
+  all: (trx: Transaction) => Promise<(R | Failed)[]>,
+  write: (db: PgKysely, item: T) => Promise<R>,
+): Promise<(R | Failed)[]> {
   if (items.length === 0) return [];
   try {
-    return await inTransaction(target.db, (trx) => eachInOrder(items, (item) => write(trx, item)));
+    return await inTransaction(target.db, all);
   } catch (error) {
     if (!isRowError(error)) throw pgFailure(error, action, target.place, 'source.write_rejected');
   }
@@ -157,11 +176,7 @@ async function duplicateKeyError(
 ): Promise<string | undefined> {
   if (target.key.unique) return undefined;
   const n = await count(db, countRows(target.info.ref, target.key.name, key));
-  if (n <= 1) return undefined;
-  return (
-    `Key "${key}" matches ${n} rows in ${target.place.where}, so usersync cannot tell which one to change. ` +
-    'Make the key column unique, or set `key:` to a column that is.'
-  );
+  return n <= 1 ? undefined : repeatedKeyError(target, key, n);
 }
 
 async function count(db: PgKysely, query: RawBuilder<{ n: number }>): Promise<number> {

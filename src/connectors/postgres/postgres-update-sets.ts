@@ -1,0 +1,201 @@
+import type { RowUpdate, WriteResult } from '../connector.js';
+import type { PgKysely } from './postgres-open.js';
+import type { PgColumn } from './postgres-schema.js';
+import {
+  repeatedKeys,
+  selectBatchHolding,
+  updateBatchIfUnchanged,
+  type BatchColumn,
+  type BatchExpectation,
+  type BatchRows,
+} from './postgres-statements.js';
+import { comparedAsText, comparedToTheMillisecond, isJson, toPgValue } from './postgres-value.js';
+import type { PgWriteTarget } from './postgres-writes.js';
+
+/**
+ * A batch of conditional updates as a few set-based statements instead of one per row:
+ * the updates that set and check the same columns the same way (a "shape") become one
+ * `UPDATE … FROM unnest(…)`, which returns the rows it changed; the others are stale.
+ * Each row is judged exactly as `updateOne` judges it alone, so this is only faster.
+ * A row error (a constraint, a value the column refuses) fails the whole statement: the
+ * caller then rolls back and does the batch again one row at a time.
+ */
+export async function updateInSets(
+  db: PgKysely,
+  target: PgWriteTarget,
+  updates: readonly RowUpdate[],
+  updateOne: (update: RowUpdate) => Promise<WriteResult>,
+): Promise<WriteResult[]> {
+  const results: WriteResult[] = new Array<WriteResult>(updates.length);
+  const repeated = await repeatedKeysOf(db, target, updates);
+  // Rows run one after another in order; a key repeated in the batch must see the first
+  // update done, so it starts a new segment.
+  let segment: number[] = [];
+  let keys = new Set<string>();
+  for (const [i, update] of updates.entries()) {
+    const n = repeated.get(update.key);
+    if (n !== undefined) {
+      results[i] = { status: 'failed', error: repeatedKeyError(target, update.key, n) };
+      continue;
+    }
+    if (keys.has(update.key)) {
+      await updateSegment(db, target, updates, segment, results, updateOne);
+      [segment, keys] = [[], new Set()];
+    }
+    keys.add(update.key);
+    segment.push(i);
+  }
+  await updateSegment(db, target, updates, segment, results, updateOne);
+  return results;
+}
+
+/** A `key:` without a unique index may repeat; usersync only changes a row it can tell apart. */
+export function repeatedKeyError(target: PgWriteTarget, key: string, n: number): string {
+  return (
+    `Key "${key}" matches ${n} rows in ${target.place.where}, so usersync cannot tell which one to change. ` +
+    'Make the key column unique, or set `key:` to a column that is.'
+  );
+}
+
+async function repeatedKeysOf(
+  db: PgKysely,
+  target: PgWriteTarget,
+  updates: readonly RowUpdate[],
+): Promise<Map<string, number>> {
+  if (target.key.unique) return new Map();
+  const keys = [...new Set(updates.map((update) => update.key))];
+  const { rows } = await repeatedKeys(target.info.ref, target.key, keys).execute(db);
+  return new Map(rows.map((row) => [row.k, row.n]));
+}
+
+/** Updates whose keys all differ: their order does not matter, so they go by shape. */
+async function updateSegment(
+  db: PgKysely,
+  target: PgWriteTarget,
+  updates: readonly RowUpdate[],
+  segment: readonly number[],
+  results: WriteResult[],
+  updateOne: (update: RowUpdate) => Promise<WriteResult>,
+): Promise<void> {
+  const groups = new Map<string, Group>();
+  const columns = new Map(target.info.columns.map((column) => [column.name, column]));
+  for (const i of segment) {
+    const update = updates[i]!;
+    const shape = shapeOf(columns, update);
+    if (!shape) {
+      results[i] = await updateOne(update);
+      continue;
+    }
+    const group = groups.get(shape.signature) ?? { shape, positions: [] };
+    group.positions.push(i);
+    groups.set(shape.signature, group);
+  }
+  for (const group of groups.values()) {
+    const changed = await updateGroup(db, target, updates, group);
+    for (const i of group.positions) results[i] = changed.has(i) ? { status: 'ok' } : { status: 'stale' };
+  }
+}
+
+interface Entry {
+  readonly name: string;
+  readonly column: PgColumn;
+}
+
+interface Expectation extends Entry {
+  readonly holding: BatchExpectation['holding'];
+}
+
+interface Shape {
+  readonly signature: string;
+  readonly set: readonly Entry[];
+  readonly expect: readonly Expectation[];
+}
+
+interface Group {
+  readonly shape: Shape;
+  readonly positions: number[];
+}
+
+/**
+ * The columns an update sets and checks, and how each is checked (as `holds` would), or
+ * undefined when it must go alone: a column the table lacks (its error is the row's), or
+ * a value that is not plain (a Buffer, an array, an object outside a JSON column). Run
+ * for every row of a first sync, so it builds no more than it returns.
+ */
+function shapeOf(columns: ReadonlyMap<string, PgColumn>, update: RowUpdate): Shape | undefined {
+  // NUL cannot occur in a PostgreSQL name, so it separates them unambiguously.
+  let signature = '';
+  const set: Entry[] = [];
+  for (const name of Object.keys(update.set).sort()) {
+    const column = columns.get(name);
+    if (!column || !isPlain(update.set[name], column)) return undefined;
+    set.push({ name, column });
+    signature += `${name}\0`;
+  }
+  signature += '\0';
+  const expect: Expectation[] = [];
+  for (const name of Object.keys(update.expect).sort()) {
+    const column = columns.get(name);
+    const value = update.expect[name];
+    if (!column || !isPlain(value, column)) return undefined;
+    const holding = holdingOf(column, value);
+    expect.push({ name, column, holding });
+    signature += `${name}\0${holding}\0`;
+  }
+  return { signature, set, expect };
+}
+
+function isPlain(value: unknown, column: PgColumn): boolean {
+  if (value === null || value === undefined || value instanceof Date || isJson(column)) return true;
+  const type = typeof value;
+  return type === 'string' || type === 'number' || type === 'boolean' || type === 'bigint';
+}
+
+function holdingOf(column: PgColumn, value: unknown): BatchExpectation['holding'] {
+  if (comparedToTheMillisecond(column, value)) return 'range';
+  if (comparedAsText(column)) return 'text';
+  return 'equal';
+}
+
+async function updateGroup(
+  db: PgKysely,
+  target: PgWriteTarget,
+  updates: readonly RowUpdate[],
+  { shape, positions }: Group,
+): Promise<Set<number>> {
+  const group = positions.map((i) => updates[i]!);
+  const columns: BatchColumn[] = [];
+  const set = shape.set.map(({ name, column }, n) => {
+    const alias = `s${n}`;
+    columns.push({ alias, castTo: column, values: group.map((u) => asText(u.set[name], column)) });
+    return { name, alias };
+  });
+  const expected = shape.expect.map(({ name, column, holding }, n): BatchExpectation => {
+    const alias = `e${n}`;
+    const values = group.map((u) => u.expect[name]);
+    if (holding === 'range') {
+      const dates = values as Date[];
+      columns.push({ alias, castTo: column, values: dates.map((d) => d.toISOString()) });
+      const ends = dates.map((d) => new Date(d.getTime() + 1).toISOString());
+      columns.push({ alias: `${alias}_to`, castTo: column, values: ends });
+    } else {
+      const castTo = holding === 'text' ? undefined : column;
+      columns.push({ alias, castTo, values: values.map((value) => asText(value, column)) });
+    }
+    return { name, holding, alias };
+  });
+  const rows: BatchRows = { positions, keys: group.map((u) => u.key), columns };
+  const { ref } = target.info;
+  const statement =
+    set.length === 0
+      ? selectBatchHolding(ref, target.key, rows, expected)
+      : updateBatchIfUnchanged(ref, target.key, rows, set, expected);
+  const { rows: changed } = await statement.execute(db);
+  return new Set(changed.map((row) => row.i));
+}
+
+/** The text a single row's parameter would carry (pg sends parameters as text). */
+function asText(value: unknown, column: PgColumn): string | null {
+  const param = toPgValue(value, column);
+  return param === null ? null : String(param);
+}
