@@ -195,13 +195,7 @@ export class KyselyDirectoryStore implements DirectoryStore {
     definition: string,
     expectedVersion: number,
   ): Promise<StoredConnection | null> {
-    return saveStoredConnection(
-      this.db,
-      this.directoryDialect.isUniqueViolation,
-      name,
-      definition,
-      expectedVersion,
-    );
+    return saveStoredConnection(this.db, name, definition, expectedVersion);
   }
   deleteStoredConnection(name: string): Promise<boolean> {
     return deleteStoredConnection(this.db, name);

@@ -243,6 +243,7 @@ export interface DirectoryStore {
     definition: string,
     expectedVersion: number,
   ): Promise<StoredConnection | null>;
+  /** Also forgets its links and state and resolves its open issues; users and runs stay. */
   deleteStoredConnection(name: string): Promise<boolean>;
 
   getConnectionState(connection: string): Promise<ConnectionState>;

@@ -37,21 +37,20 @@ export async function getStoredConnection(
 
 export async function saveStoredConnection(
   db: Kysely<Database>,
-  isUniqueViolation: (error: unknown) => boolean,
   name: string,
   definition: string,
   expectedVersion: number,
 ): Promise<StoredConnection | null> {
   const now = new Date().toISOString();
   if (expectedVersion === 0) {
-    try {
-      const row = { name, definition, version: 1, created_at: now, updated_at: now };
-      await db.insertInto('stored_connections').values(row).execute();
-      return toStored(row);
-    } catch (error) {
-      if (isUniqueViolation(error)) return null;
-      throw error;
-    }
+    // Another process may create the same name at the same moment: one insert wins.
+    const row = { name, definition, version: 1, created_at: now, updated_at: now };
+    const result = await db
+      .insertInto('stored_connections')
+      .values(row)
+      .onConflict((conflict) => conflict.column('name').doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) === 1 ? toStored(row) : null;
   }
   const row = await db
     .updateTable('stored_connections')
@@ -63,7 +62,23 @@ export async function saveStoredConnection(
   return row === undefined ? null : toStored(row);
 }
 
+/**
+ * Deletes the connection and what the directory kept for it: its links (baselines mean
+ * nothing without it) and state, and its open issues are resolved (nothing can fix them
+ * now). Users, runs and resolved issues stay, as history.
+ */
 export async function deleteStoredConnection(db: Kysely<Database>, name: string): Promise<boolean> {
-  const result = await db.deleteFrom('stored_connections').where('name', '=', name).executeTakeFirst();
-  return Number(result.numDeletedRows) > 0;
+  return db.transaction().execute(async (trx) => {
+    const result = await trx.deleteFrom('stored_connections').where('name', '=', name).executeTakeFirst();
+    if (Number(result.numDeletedRows) === 0) return false;
+    await trx.deleteFrom('links').where('connection', '=', name).execute();
+    await trx.deleteFrom('connection_state').where('connection', '=', name).execute();
+    await trx
+      .updateTable('issues')
+      .set({ status: 'resolved', resolved_at: new Date().toISOString() })
+      .where('connection', '=', name)
+      .where('status', '=', 'open')
+      .execute();
+    return true;
+  });
 }

@@ -145,6 +145,17 @@ describe.each(sources)('triggers with a %s source', (source) => {
       expect.arrayContaining(['email', 'Full-Name', 'plan']),
     );
     expect((await w.api('DELETE', '/api/v1/connections/billing')).status).toBe(204);
+    expect((await w.api('GET', '/api/v1/connections/billing')).status).toBe(404);
+    // The users stay; a connection made again with that name starts from scratch (no old links).
+    expect((await w.api('GET', '/api/v1/users?search=alan')).body.users).toHaveLength(1);
+    const again = await w.api('POST', '/api/v1/connections', {
+      name: 'billing',
+      source: w.club.source,
+      table: w.club.table,
+      mode: 'import',
+      fields: { email: 'email' },
+    });
+    expect(again.body.connection.version).toBe(1);
     expect((await w.api('DELETE', '/api/v1/connections/crm')).status).toBe(400); // declared in the file
   });
 

@@ -7,6 +7,7 @@ import { describeBatch } from './batch.js';
 import { type MakeStore, useDirectory } from './harness.js';
 import { describeLocksAndState } from './locks-state.js';
 import { describeRunsAndIssues } from './runs-issues.js';
+import { describeServerState } from './server-state.js';
 import { describeUsers } from './users.js';
 
 export type { MakeStore, StoreUnderTest } from './harness.js';
@@ -37,5 +38,6 @@ export function describeDirectoryStore(dialect: 'sqlite' | 'postgres', makeStore
     describeBatch(makeStore);
     describeRunsAndIssues(makeStore);
     describeLocksAndState(makeStore);
+    describeServerState(makeStore);
   });
 }
