@@ -331,6 +331,7 @@ function planPair(pass: Pass, pair: Pair): void {
   const overwrites =
     sourceWrite !== null && Object.keys(sourceWrite.set).some((c) => !isBlank(row.values[c]));
   if (link && (appPatch || overwrites || pair.replaceKey !== undefined)) pass.changed.add(user.id);
+  const before = sourceWrite ? beforeWrite(next, link, merge.sourceSet, ctx.mapping.fields) : null;
   pass.actions.push({
     type: 'update',
     key: row.key,
@@ -339,7 +340,14 @@ function planPair(pass: Pass, pair: Pair): void {
     appPatch,
     sourceWrite,
     link: next,
-    linkBeforeWrite: sourceWrite ? beforeWrite(next, link, merge.sourceSet, ctx.mapping.fields) : null,
+    linkBeforeWrite: before,
+    beforeWriteStored:
+      before !== null &&
+      appPatch === null &&
+      link !== null &&
+      link.key === before.key &&
+      pair.replaceKey === undefined &&
+      sameLink(link, before),
     ...(pair.replaceKey !== undefined ? { replaceKey: pair.replaceKey } : {}),
   });
 }

@@ -100,6 +100,11 @@ export type PlanAction =
        * crash) is retried rather than mistaken for a source edit.
        */
       readonly linkBeforeWrite: LinkState | null;
+      /**
+       * The stored link already is `linkBeforeWrite` and there is no user patch: nothing to
+       * record before the source write (an app-owned value written back, as at a login).
+       */
+      readonly beforeWriteStored: boolean;
       /** The user's previous link key in this connection, replaced by `link`. */
       readonly replaceKey?: string;
     }

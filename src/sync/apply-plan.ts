@@ -123,9 +123,10 @@ class Applier {
    * only when it lands, the final baseline.
    */
   async updates(batch: Of<'update'>[]): Promise<void> {
-    const first = await this.directory(
+    const first = batch.filter((a) => !a.beforeWriteStored);
+    const recorded = await this.directory(
       this.plan.connection,
-      batch.map((a): DirectoryOp => {
+      first.map((a): DirectoryOp => {
         const link = a.linkBeforeWrite ?? a.link;
         return a.appPatch
           ? {
@@ -138,7 +139,8 @@ class Applier {
           : { type: 'putLink', link };
       }),
     );
-    const applied = batch.filter((_, i) => first[i] === 'ok');
+    const refused = new Set(first.filter((_, i) => recorded[i] !== 'ok'));
+    const applied = batch.filter((a) => !refused.has(a));
     this.counts.stale += batch.length - applied.length;
     this.counts.app.updated += applied.filter((a) => a.appPatch).length;
     const writes = applied.filter((a) => a.sourceWrite);
@@ -172,6 +174,7 @@ class Applier {
   }
 
   private async directory(connection: string, ops: readonly DirectoryOp[]): Promise<DirectoryOpResult[]> {
+    if (ops.length === 0) return [];
     const results = await this.store.applyBatch(connection, ops);
     failpoint('directory-write');
     return results;

@@ -367,3 +367,19 @@ describe('idempotence', () => {
     expect(second.unchanged).toBe(2);
   });
 });
+
+describe('what is recorded before a source write', () => {
+  it('nothing, when the stored link already holds the old values (an app change to push); the link, when the user changes too', () => {
+    const { world, userId } = linkedWorld();
+    patchUser(world, userId, { name: 'Ann B.' });
+    const push = plan(world).actions[0]!;
+    expect(push).toMatchObject({ type: 'update', appPatch: null, beforeWriteStored: true });
+
+    const { world: other, key } = linkedWorld();
+    patchUser(other, userByEmail(other, 'ann@example.com')!.id, { name: 'Ann B.' });
+    other.rows.get(key)!.plan = 'pro'; // the source changed a field the user must take
+    const both = plan(other).actions[0]!;
+    expect(both).toMatchObject({ type: 'update', beforeWriteStored: false });
+    expect(both.type === 'update' && both.appPatch).toMatchObject({ custom: { plan: 'pro' } });
+  });
+});
