@@ -86,16 +86,6 @@ describe.skipIf(!reachable)('API process and workers on PostgreSQL', () => {
 
     await w.waitUntilIdle(120_000);
     const runs = await w.runs();
-    console.info(
-      'runs:',
-      runs.map((r) => ({
-        trigger: r.trigger,
-        status: r.status,
-        ms: Date.parse(r.finished_at!) - Date.parse(r.started_at),
-      })),
-      'jobs:',
-      await w.jobStates(),
-    );
     expect(stillRunning, 'the second burst came during the first run').toHaveLength(1);
     expect(overlappingRuns(runs)).toEqual([]);
     expect(runs.every((r) => r.status === 'succeeded')).toBe(true);
@@ -130,7 +120,6 @@ describe.skipIf(!reachable)('API process and workers on PostgreSQL', () => {
     expect(victim, `the lock names worker pid ${holder.pid}`).toBeDefined();
     victim!.child.kill('SIGKILL');
     expect(await victim!.stop()).toBeNull(); // killed by a signal: no exit code
-    const killedAt = Date.now();
     // Cut off: the run is still `running`, its job still active, its lock still held.
     expect((await w.runs()).map((r) => [r.id, r.status])).toEqual([[run.id, 'running']]);
     expect((await w.jobStates()).active).toBe(1);
@@ -145,13 +134,8 @@ describe.skipIf(!reachable)('API process and workers on PostgreSQL', () => {
         line.msg === 'sync run finished' && line.connection === CONNECTION && line.status === 'succeeded',
       60_000,
     );
-    const recoveredInMs = Date.now() - killedAt;
     await w.waitUntilIdle(60_000);
     const runs = await w.runs();
-    console.info(`killed with ${usersLeft} users made; recovered in ${recoveredInMs} ms;`, {
-      runs: runs.map((r) => [r.trigger, r.status, r.error]),
-      jobs: await w.jobStates(),
-    });
     expect(runs[0]).toMatchObject({
       id: run.id,
       status: 'failed',
