@@ -4,12 +4,22 @@
  * SIGTERM or SIGINT: no new work, the work in progress finished, then exit.
  */
 import type { Command } from 'commander';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { loadConfig } from '../config.js';
 import { UsersyncError } from '../core/errors.js';
-import { buildServer, DEFAULT_SETTINGS, type ServerSettings } from '../server/app.js';
-import { Runtime } from '../services/runtime.js';
+import type { ServerSettings } from '../server/app.js';
 import type { GlobalOptions } from './context.js';
+
+// The server's modules (Fastify, pg-boss, prom-client …) are loaded only by the commands
+// that run it: every other command, a sync included, starts without paying for them.
+const serverModules = async () => {
+  const [{ pino }, app, { Runtime }] = await Promise.all([
+    import('pino'),
+    import('../server/app.js'),
+    import('../services/runtime.js'),
+  ]);
+  return { pino, buildServer: app.buildServer, defaults: app.DEFAULT_SETTINGS, Runtime };
+};
 
 export const DEFAULT_PORT = 8080;
 
@@ -35,7 +45,8 @@ export function registerServe(program: Command): void {
       const options = command.optsWithGlobals<ServeFlags>();
       const port = parsePort(options.port ?? process.env.PORT ?? String(DEFAULT_PORT));
       const config = await loadConfig({ path: options.config });
-      const logger = makeLogger();
+      const { pino, buildServer, defaults, Runtime } = await serverModules();
+      const logger = makeLogger(pino);
       const postgres = !config.directory.startsWith('sqlite:');
       if (!postgres && options.jobs === false)
         throw new UsersyncError(
@@ -43,7 +54,7 @@ export function registerServe(program: Command): void {
           '--no-jobs needs a PostgreSQL directory: on SQLite, only the server can run syncs.',
         );
       const runtime = await Runtime.open(config, { logger, runJobs: options.jobs !== false });
-      const { app, startClosing } = await buildServer(runtime, serverSettings(), logger);
+      const { app, startClosing } = await buildServer(runtime, serverSettings(defaults), logger);
       const address = await app.listen({ port, host: options.host ?? '127.0.0.1' });
       const bound = app.server.address();
       logger.info(
@@ -74,7 +85,8 @@ export function registerServe(program: Command): void {
           'usage.invalid',
           'A worker needs a PostgreSQL directory (directory: postgres://…) to share work with other processes. On SQLite, `usersync serve` runs the syncs itself.',
         );
-      const logger = makeLogger();
+      const { pino, Runtime } = await serverModules();
+      const logger = makeLogger(pino);
       const runtime = await Runtime.open(config, { logger, runJobs: true });
       logger.info({ queue: runtime.queue.kind }, 'usersync worker started');
       await untilSignal(logger);
@@ -83,7 +95,7 @@ export function registerServe(program: Command): void {
     });
 }
 
-function makeLogger(): Logger {
+function makeLogger(pino: typeof import('pino').pino): Logger {
   return pino({ level: process.env.USERSYNC_LOG_LEVEL ?? 'info', base: { pid: process.pid } });
 }
 
@@ -94,7 +106,7 @@ function parsePort(raw: string): number {
   return port;
 }
 
-function serverSettings(): ServerSettings {
+function serverSettings(defaults: ServerSettings): ServerSettings {
   const ms = (name: string, fallback: number) => {
     const raw = process.env[name];
     if (raw === undefined || raw === '') return fallback;
@@ -104,9 +116,9 @@ function serverSettings(): ServerSettings {
     return value;
   };
   return {
-    loginBudgetMs: ms('USERSYNC_LOGIN_BUDGET_MS', DEFAULT_SETTINGS.loginBudgetMs),
-    pushBudgetMs: ms('USERSYNC_PUSH_BUDGET_MS', DEFAULT_SETTINGS.pushBudgetMs),
-    usersTabMaxAgeMs: ms('USERSYNC_USERS_TAB_MAX_AGE_MS', DEFAULT_SETTINGS.usersTabMaxAgeMs),
+    loginBudgetMs: ms('USERSYNC_LOGIN_BUDGET_MS', defaults.loginBudgetMs),
+    pushBudgetMs: ms('USERSYNC_PUSH_BUDGET_MS', defaults.pushBudgetMs),
+    usersTabMaxAgeMs: ms('USERSYNC_USERS_TAB_MAX_AGE_MS', defaults.usersTabMaxAgeMs),
   };
 }
 
