@@ -8,6 +8,7 @@ import { parseConnection, type ConnectionConfig, type LoadedConfig } from '../co
 import { isPlainObject } from '../config/messages.js';
 import { UsersyncError } from '../core/errors.js';
 import { isStandardField } from '../core/fields.js';
+import { findConnection } from '../sync/sync-all.js';
 import type { DirectoryStore, StoredConnection } from '../directory/store.js';
 import { redactSource, type Secrets } from './secrets.js';
 
@@ -20,10 +21,12 @@ export interface ConnectionView {
   /** For API connections: pass it back to update, so a concurrent change is not overwritten. */
   readonly version: number | null;
   readonly definition: Record<string, unknown>;
+  /** The connection as parsed, for what the API derives from it (not sent as such). */
+  readonly connection: ConnectionConfig;
 }
 
 export class ConnectionCatalog {
-  private cached: { at: number; config: LoadedConfig } | null = null;
+  private cached: Loaded | null = null;
 
   constructor(
     private readonly store: DirectoryStore,
@@ -37,27 +40,28 @@ export class ConnectionCatalog {
    * login) accept a second-old list; runs read it afresh.
    */
   async config(maxAgeMs = 0): Promise<LoadedConfig> {
-    if (this.cached && Date.now() - this.cached.at <= maxAgeMs) return this.cached.config;
-    const at = Date.now();
-    const stored = await this.store.listStoredConnections();
-    const connections = [...this.file.connections];
-    for (const entry of stored) connections.push(this.parseStored(entry, connections));
-    const config = stored.length === 0 ? this.file : { ...this.file, connections };
-    this.cached = { at, config };
-    return config;
+    return (await this.load(maxAgeMs)).config;
   }
 
   async list(): Promise<ConnectionView[]> {
-    const stored = new Map((await this.store.listStoredConnections()).map((s) => [s.name, s]));
-    const { connections } = await this.config();
-    return connections.map((c) => this.view(c, stored.get(c.name)));
+    const { config, stored } = await this.load(0);
+    return config.connections.map((c) => this.view(c, stored.get(c.name)));
   }
 
   async get(name: string): Promise<ConnectionView> {
-    const { connections } = await this.config();
-    const connection = connections.find((c) => c.name === name);
-    if (!connection) throw noSuchConnection(name, connections);
-    return this.view(connection, (await this.store.getStoredConnection(name)) ?? undefined);
+    const { config, stored } = await this.load(0);
+    return this.view(findConnection(config.connections, name), stored.get(name));
+  }
+
+  private async load(maxAgeMs: number): Promise<Loaded> {
+    if (this.cached && Date.now() - this.cached.at <= maxAgeMs) return this.cached;
+    const at = Date.now();
+    const entries = await this.store.listStoredConnections();
+    const connections = [...this.file.connections];
+    for (const entry of entries) connections.push(this.parseStored(entry, connections));
+    const config = entries.length === 0 ? this.file : { ...this.file, connections };
+    this.cached = { at, config, stored: new Map(entries.map((e) => [e.name, e])) };
+    return this.cached;
   }
 
   async create(raw: unknown): Promise<ConnectionView> {
@@ -113,7 +117,8 @@ export class ConnectionCatalog {
         'usage.invalid',
         `The connection "${name}" is declared in ${this.file.file}; change it there (the API changes only connections made through it).`,
       );
-    throw noSuchConnection(name, (await this.config()).connections);
+    findConnection((await this.config()).connections, name); // throws: there is none, with the names
+    throw new UsersyncError('not_found', `The connection "${name}" was deleted meanwhile.`);
   }
 
   /** The source URL and the webhook secret are the credentials: both are encrypted. */
@@ -145,8 +150,15 @@ export class ConnectionCatalog {
       origin: stored ? 'api' : 'file',
       version: stored?.version ?? null,
       definition: definitionOf(connection),
+      connection,
     };
   }
+}
+
+interface Loaded {
+  readonly at: number;
+  readonly config: LoadedConfig;
+  readonly stored: ReadonlyMap<string, StoredConnection>;
 }
 
 /** Back to the config-file form (appendix A), with the source's password redacted. */
@@ -175,9 +187,4 @@ export function definitionOf(c: ConnectionConfig): Record<string, unknown> {
     ...(c.webhookSecret === undefined ? {} : { webhookSecret: '***' }),
     maxChange: c.maxChange,
   };
-}
-
-export function noSuchConnection(name: string, connections: readonly ConnectionConfig[]): UsersyncError {
-  const known = connections.map((c) => c.name).join(', ') || 'none';
-  return new UsersyncError('not_found', `There is no connection named "${name}" (connections: ${known}).`);
 }

@@ -12,9 +12,10 @@ import { DEFAULT_PG_BOSS, PgBossSyncQueue } from '../jobs/pg-boss-queue.js';
 import { DEFAULT_RETRY, type SyncQueue, type SyncRequest } from '../jobs/sync-queue.js';
 import { changedDirectory } from '../sync/counts.js';
 import { runConnectionSync, type SyncServices } from '../sync/run-sync.js';
+import { findConnection } from '../sync/sync-all.js';
 import { SourcePool } from '../sync/source-pool.js';
 import type { SyncResult } from '../sync/sync-result.js';
-import { ConnectionCatalog, noSuchConnection } from './connections.js';
+import { ConnectionCatalog } from './connections.js';
 import { Metrics } from './metrics.js';
 import { Scheduler } from './scheduler.js';
 import { loadSecrets } from './secrets.js';
@@ -100,9 +101,8 @@ export class Runtime {
   /** Queues a run of one connection (or of every connection). */
   async trigger(connection: string | null, trigger: Trigger, full: boolean): Promise<string[]> {
     const { connections } = await this.catalog.config();
-    const names = connection === null ? connections.map((c) => c.name) : [connection];
-    if (connection !== null && !connections.some((c) => c.name === connection))
-      throw noSuchConnection(connection, connections);
+    const names =
+      connection === null ? connections.map((c) => c.name) : [findConnection(connections, connection).name];
     for (const name of names) await this.queue.request({ connection: name, trigger, full });
     return names;
   }

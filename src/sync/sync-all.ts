@@ -43,5 +43,5 @@ export function findConnection(connections: readonly ConnectionConfig[], name: s
   const found = connections.find((c) => c.name === name);
   if (found) return found;
   const known = connections.map((c) => c.name).join(', ') || 'none';
-  throw new UsersyncError('usage.invalid', `There is no connection named "${name}" (connections: ${known}).`);
+  throw new UsersyncError('not_found', `There is no connection named "${name}" (connections: ${known}).`);
 }

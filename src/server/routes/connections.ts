@@ -8,9 +8,10 @@ import { z } from 'zod';
 import type { ConnectionConfig } from '../../config.js';
 import { createConnector } from '../../connectors/index.js';
 import { isUsersyncError, UsersyncError } from '../../core/errors.js';
-import { noSuchConnection, type ConnectionView } from '../../services/connections.js';
+import type { ConnectionView } from '../../services/connections.js';
 import type { Runtime } from '../../services/runtime.js';
 import { effectiveMode } from '../../sync/plan-context.js';
+import { findConnection } from '../../sync/sync-all.js';
 import { columnSchema, connectionBodySchema, connectionSchema, errorSchema, runSchema } from '../schemas.js';
 
 const nameParams = z.object({ name: z.string().min(1) });
@@ -22,14 +23,9 @@ const tested = z.union([
 const published = z.object({ connection: connectionSchema, queued: z.boolean() });
 
 export const connectionRoutes: FastifyPluginAsyncZod<{ runtime: Runtime }> = async (app, { runtime }) => {
-  const find = async (name: string): Promise<ConnectionConfig> => {
-    const { connections } = await runtime.catalog.config();
-    const connection = connections.find((c) => c.name === name);
-    if (!connection) throw noSuchConnection(name, connections);
-    return connection;
-  };
-  const show = async (view: ConnectionView) => {
-    const connection = await find(view.name);
+  const find = async (name: string): Promise<ConnectionConfig> =>
+    findConnection((await runtime.catalog.config()).connections, name);
+  const show = async ({ connection, ...view }: ConnectionView) => {
     const state = await runtime.store.getConnectionState(view.name);
     return {
       ...view,
