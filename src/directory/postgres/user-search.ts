@@ -9,10 +9,17 @@ import { sql, type Kysely } from 'kysely';
 import { quoteIdentifier } from './postgres-dialect.js';
 
 export async function createUserSearch(db: Kysely<unknown>): Promise<void> {
+  // Every open comes here: when the indexes are there, one catalog read and no DDL.
+  const { rows } = await sql<{ indexname: string }>`select indexname from pg_indexes
+    where schemaname = current_schema() and indexname in ('users_search_email', 'users_search_name')`.execute(
+    db,
+  );
+  const missing = ['email', 'name'].filter((c) => !rows.some((r) => r.indexname === `users_search_${c}`));
+  if (missing.length === 0) return;
   const schema = await trigramSchema(db);
   if (schema === null) return;
   const ops = sql.raw(`${quoteIdentifier(schema)}.gin_trgm_ops`);
-  for (const column of ['email', 'name']) {
+  for (const column of missing) {
     const index = sql.raw(quoteIdentifier(`users_search_${column}`));
     try {
       await sql`create index if not exists ${index} on users using gin (lower(${sql.ref(column)}) ${ops})`.execute(
