@@ -6,6 +6,7 @@
  * back to the key column's type where that matters.
  */
 
+import { UsersyncError } from '../core/errors.js';
 import type { SourceRow } from '../core/source-row.js';
 
 export type { SourceRow };
@@ -115,3 +116,13 @@ export interface ConnectorSettings {
 }
 
 export type ConnectorFactory = (settings: ConnectorSettings) => SourceConnector;
+
+/** Refuses a write to a read-only (import-mode) source, before anything is sent to it. */
+export function assertWritable(capabilities: ConnectorCapabilities, where: string, action: string): void {
+  if (!capabilities.readOnly) return;
+  throw new UsersyncError(
+    'source.read_only',
+    `The connection to ${where} is read-only (import mode), so usersync may not ${action} rows there; ` +
+      "nothing was changed. Change the connection's mode to let usersync write to it.",
+  );
+}

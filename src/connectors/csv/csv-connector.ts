@@ -1,16 +1,17 @@
 import { UsersyncError } from '../../core/errors.js';
-import type {
-  LookupOptions,
-  ConnectorCapabilities,
-  ConnectorSettings,
-  InsertResult,
-  RowInsert,
-  RowUpdate,
-  ScanOptions,
-  SourceConnector,
-  SourceDescription,
-  SourceRow,
-  WriteResult,
+import {
+  assertWritable,
+  type LookupOptions,
+  type ConnectorCapabilities,
+  type ConnectorSettings,
+  type InsertResult,
+  type RowInsert,
+  type RowUpdate,
+  type ScanOptions,
+  type SourceConnector,
+  type SourceDescription,
+  type SourceRow,
+  type WriteResult,
 } from '../connector.js';
 import { sourceFile, type SourceFile } from '../source-path.js';
 import { toCell } from './csv-cell.js';
@@ -96,7 +97,7 @@ class CsvConnector implements SourceConnector {
     items: readonly T[],
     apply: (target: CsvTarget, items: readonly T[]) => CsvEdit<R>,
   ): Promise<R[]> {
-    this.assertWritable(action);
+    assertWritable(this.capabilities, this.file.path, action);
     if (items.length === 0) return [];
     return rewriteCsvFile(this.file, (table) => {
       const keyIndex = this.columnIndexes(table, [this.keyColumn])[0] ?? -1;
@@ -129,14 +130,5 @@ class CsvConnector implements SourceConnector {
       );
     }
     return columns.map((name) => table.header.indexOf(name));
-  }
-
-  private assertWritable(action: string): void {
-    if (!this.capabilities.readOnly) return;
-    throw new UsersyncError(
-      'source.read_only',
-      `The connection to ${this.file.path} is read-only (import mode), so usersync may not ${action} rows there; ` +
-        "nothing was changed. Change the connection's mode to let usersync write to it.",
-    );
   }
 }

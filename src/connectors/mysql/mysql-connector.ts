@@ -1,17 +1,18 @@
 import type { RawBuilder } from 'kysely';
 import { UsersyncError } from '../../core/errors.js';
-import type {
-  ConnectorCapabilities,
-  ConnectorSettings,
-  InsertResult,
-  LookupOptions,
-  RowInsert,
-  RowUpdate,
-  ScanOptions,
-  SourceConnector,
-  SourceDescription,
-  SourceRow,
-  WriteResult,
+import {
+  assertWritable,
+  type ConnectorCapabilities,
+  type ConnectorSettings,
+  type InsertResult,
+  type LookupOptions,
+  type RowInsert,
+  type RowUpdate,
+  type ScanOptions,
+  type SourceConnector,
+  type SourceDescription,
+  type SourceRow,
+  type WriteResult,
 } from '../connector.js';
 import { keysetPages, toSourceRow } from '../sql-rows.js';
 import { mysqlFailure, type MysqlPlace } from './mysql-errors.js';
@@ -224,17 +225,17 @@ class MysqlConnector implements SourceConnector {
   }
 
   async insert(rows: readonly RowInsert[]): Promise<InsertResult[]> {
-    this.assertWritable('insert');
+    assertWritable(this.capabilities, this.where, 'insert');
     return insertRows(await this.writeTarget(), rows);
   }
 
   async update(updates: readonly RowUpdate[]): Promise<WriteResult[]> {
-    this.assertWritable('update');
+    assertWritable(this.capabilities, this.where, 'update');
     return updateRows(await this.writeTarget(), updates);
   }
 
   async delete(keys: readonly string[]): Promise<WriteResult[]> {
-    this.assertWritable('delete');
+    assertWritable(this.capabilities, this.where, 'delete');
     return deleteRows(await this.writeTarget(), keys);
   }
 
@@ -263,15 +264,6 @@ class MysqlConnector implements SourceConnector {
       'source.invalid',
       `Column ${missing.map((name) => `"${name}"`).join(', ')} not found in ${this.where} ` +
         `(columns: ${info.columns.map((c) => c.name).join(', ')}). Fix the connection's mapping.`,
-    );
-  }
-
-  private assertWritable(action: string): void {
-    if (!this.capabilities.readOnly) return;
-    throw new UsersyncError(
-      'source.read_only',
-      `The connection to ${this.where} is read-only (import mode), so usersync may not ${action} rows there; ` +
-        "nothing was changed. Change the connection's mode to let usersync write to it.",
     );
   }
 }

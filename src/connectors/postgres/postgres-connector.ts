@@ -1,17 +1,18 @@
 import type { RawBuilder } from 'kysely';
 import { UsersyncError } from '../../core/errors.js';
-import type {
-  ConnectorCapabilities,
-  ConnectorSettings,
-  InsertResult,
-  LookupOptions,
-  RowInsert,
-  RowUpdate,
-  ScanOptions,
-  SourceConnector,
-  SourceDescription,
-  SourceRow,
-  WriteResult,
+import {
+  assertWritable,
+  type ConnectorCapabilities,
+  type ConnectorSettings,
+  type InsertResult,
+  type LookupOptions,
+  type RowInsert,
+  type RowUpdate,
+  type ScanOptions,
+  type SourceConnector,
+  type SourceDescription,
+  type SourceRow,
+  type WriteResult,
 } from '../connector.js';
 import { keysetPages, toSourceRow } from '../sql-rows.js';
 import { pgFailure, type PgPlace } from './postgres-errors.js';
@@ -163,17 +164,17 @@ class PostgresConnector implements SourceConnector {
   }
 
   async insert(rows: readonly RowInsert[]): Promise<InsertResult[]> {
-    this.assertWritable('insert');
+    assertWritable(this.capabilities, this.place.where, 'insert');
     return insertRows(await this.writeTarget(), rows);
   }
 
   async update(updates: readonly RowUpdate[]): Promise<WriteResult[]> {
-    this.assertWritable('update');
+    assertWritable(this.capabilities, this.place.where, 'update');
     return updateRows(await this.writeTarget(), updates);
   }
 
   async delete(keys: readonly string[]): Promise<WriteResult[]> {
-    this.assertWritable('delete');
+    assertWritable(this.capabilities, this.place.where, 'delete');
     return deleteRows(await this.writeTarget(), keys);
   }
 
@@ -233,15 +234,6 @@ class PostgresConnector implements SourceConnector {
       'source.invalid',
       `Column ${missing.map((name) => `"${name}"`).join(', ')} not found in ${this.place.where} ` +
         `(columns: ${columnList(info)}; PostgreSQL names are case-sensitive). Fix the connection's mapping.`,
-    );
-  }
-
-  private assertWritable(action: string): void {
-    if (!this.capabilities.readOnly) return;
-    throw new UsersyncError(
-      'source.read_only',
-      `The connection to ${this.place.where} is read-only (import mode), so usersync may not ${action} rows there; ` +
-        "nothing was changed. Change the connection's mode to let usersync write to it.",
     );
   }
 }

@@ -1,18 +1,19 @@
 import type Database from 'better-sqlite3';
 import type { RawBuilder } from 'kysely';
 import { UsersyncError } from '../../core/errors.js';
-import type {
-  LookupOptions,
-  ConnectorCapabilities,
-  ConnectorSettings,
-  InsertResult,
-  RowInsert,
-  RowUpdate,
-  ScanOptions,
-  SourceConnector,
-  SourceDescription,
-  SourceRow,
-  WriteResult,
+import {
+  assertWritable,
+  type LookupOptions,
+  type ConnectorCapabilities,
+  type ConnectorSettings,
+  type InsertResult,
+  type RowInsert,
+  type RowUpdate,
+  type ScanOptions,
+  type SourceConnector,
+  type SourceDescription,
+  type SourceRow,
+  type WriteResult,
 } from '../connector.js';
 import { sourceFile, type SourceFile } from '../source-path.js';
 import { keysetPages, toSourceRow } from '../sql-rows.js';
@@ -151,17 +152,17 @@ class SqliteConnector implements SourceConnector {
   }
 
   async insert(rows: readonly RowInsert[]): Promise<InsertResult[]> {
-    this.assertWritable('insert');
+    assertWritable(this.capabilities, this.where, 'insert');
     return insertRows(this.writeTarget(), rows);
   }
 
   async update(updates: readonly RowUpdate[]): Promise<WriteResult[]> {
-    this.assertWritable('update');
+    assertWritable(this.capabilities, this.where, 'update');
     return updateRows(this.writeTarget(), updates);
   }
 
   async delete(keys: readonly string[]): Promise<WriteResult[]> {
-    this.assertWritable('delete');
+    assertWritable(this.capabilities, this.where, 'delete');
     return deleteRows(this.writeTarget(), keys);
   }
 
@@ -191,15 +192,6 @@ class SqliteConnector implements SourceConnector {
       'source.invalid',
       `Column ${missing.map((name) => `"${name}"`).join(', ')} not found in ${this.where} ` +
         `(columns: ${this.info.columns.map((c) => c.name).join(', ')}). Fix the connection's mapping.`,
-    );
-  }
-
-  private assertWritable(action: string): void {
-    if (!this.capabilities.readOnly) return;
-    throw new UsersyncError(
-      'source.read_only',
-      `The connection to ${this.where} is read-only (import mode), so usersync may not ${action} rows there; ` +
-        "nothing was changed. Change the connection's mode to let usersync write to it.",
     );
   }
 }
