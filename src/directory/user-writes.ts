@@ -1,5 +1,4 @@
 /** Writing users: creation, conditional patches (optimistic concurrency on `version`), tombstones. */
-import { randomUUID } from 'node:crypto';
 import type { Kysely, Updateable } from 'kysely';
 import { UsersyncError } from '../core/errors.js';
 import { parseEmail } from '../core/normalize.js';
@@ -7,6 +6,7 @@ import type { CustomValue, DirectoryUser, NewUser } from '../core/user.js';
 import type { Database, UsersTable } from './schema.js';
 import type { AppUserPatch, NewAppUser } from './store.js';
 import { getUserRow, isEmailTaken, isExternalIdTaken, toUser, type UserRow } from './users.js';
+import { newUserId } from './user-id.js';
 
 /** The stored email and its matching form; an invalid address never reaches the directory. */
 function checkedEmail(raw: string): { email: string; key: string } {
@@ -68,7 +68,7 @@ export async function createUser(db: Kysely<Database>, input: NewAppUser): Promi
   const externalId = input.externalId ?? null;
   const now = new Date().toISOString();
   const user: NewUser = {
-    id: randomUUID(),
+    id: newUserId(),
     email,
     name: input.name ?? null,
     avatar: input.avatar ?? null,

@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { ConnectionConfig } from '../config.js';
 import type { Mapping } from '../core/fields.js';
 import { equalityDefaults } from '../core/rule.js';
 import type { PlanContext, SyncMode } from '../core/plan.js';
 import type { ConnectionState } from '../directory/store.js';
+import { newUserId } from '../directory/user-id.js';
 
 /** SPEC §2: a one-way connection switched to two-way by an explicit action. */
 export function effectiveMode(connection: ConnectionConfig, state: ConnectionState): SyncMode {
@@ -39,6 +39,6 @@ export function planContext(
     allowMassChange: options.approveMassChange,
     totalUsers: options.totalUsers,
     now: new Date().toISOString(),
-    newUserId: randomUUID,
+    newUserId,
   };
 }
