@@ -138,6 +138,22 @@ export function splitRows(
 }
 
 /**
+ * The email (matching form) of a row the planner imports as a new user, or null. Such a row
+ * has no link, a valid email that no live user has, and no known user's id in its userId
+ * column (that would be a linked row under a new key); provided no other row shares its key
+ * or email, its plan depends on nothing else the source or the directory holds.
+ */
+export function newUserEmail(ctx: PlanContext, row: SourceRow, directory: DirectoryDigest): string | null {
+  if (directory.links.has(row.key)) return null;
+  const email = parseEmail(row.values[ctx.mapping.emailColumn]);
+  if (!email.ok || directory.emailOwners.has(email.key)) return null;
+  const userIdColumn = ctx.mapping.fields.find((f) => f.id === 'userId')?.column;
+  const named = userIdColumn === undefined ? undefined : row.values[userIdColumn];
+  if (typeof named === 'string' && directory.users.has(named)) return null;
+  return email.key;
+}
+
+/**
  * The users and links the planner needs in full besides the quiet rows: those of the rows
  * it sees, of the email owners and users those rows name, of the links whose row was not
  * read, every live user with no link here (it may need a row), and the links of all those.

@@ -15,3 +15,19 @@ export function emptyCounts(): RunCounts {
 export function changedDirectory(counts: RunCounts): boolean {
   return counts.app.created + counts.app.updated + counts.app.deleted > 0;
 }
+
+export function addCounts(a: RunCounts, b: RunCounts): RunCounts {
+  const side = (x: RunCounts['app'], y: RunCounts['app']) => ({
+    created: x.created + y.created,
+    updated: x.updated + y.updated,
+    deleted: x.deleted + y.deleted,
+  });
+  return {
+    app: side(a.app, b.app),
+    source: side(a.source, b.source),
+    unchanged: a.unchanged + b.unchanged,
+    skipped: a.skipped + b.skipped,
+    stale: a.stale + b.stale,
+    conflicts: a.conflicts + b.conflicts,
+  };
+}

@@ -15,24 +15,32 @@ import {
   addUser,
   emptyDirectoryDigest,
   neededForPlan,
+  newUserEmail,
   splitRows,
   type DirectoryDigest,
 } from '../core/quiet-row.js';
 import type { DirectoryStore } from '../directory/store.js';
 import { effectiveMode, mappingOf, planContext } from './plan-context.js';
 import { laterCursor } from './cursor.js';
+import { NewRows, type StreamedNewRows } from './new-rows.js';
 import { readIncremental, type IncrementalSince } from './read-incremental.js';
 import { leaseSource, type SourcePool } from './source-pool.js';
 import type { SyncProgress } from './sync-result.js';
 import { yieldToEventLoop } from './yield.js';
 
 const PAGE_SIZE = 5000;
+/** New-user rows a full read holds in full; past this it streams them (see new-rows.ts). */
+const HOLD_NEW_ROWS = 20_000;
 
 export interface ReadPlanOptions {
   /** Read incrementally from here (a connection with `cursor:`); absent: a full read. */
   readonly since?: IncrementalSince | null | undefined;
   readonly approveMassChange?: boolean | undefined;
   readonly onProgress?: ((event: SyncProgress) => void) | undefined;
+  /** Hold every row, so the plan lists every action (a dry run); by default new-user rows may stream. */
+  readonly holdAllRows?: boolean | undefined;
+  /** How many new-user rows to hold before streaming them (tests set it low). */
+  readonly holdNewRows?: number | undefined;
 }
 
 export interface PlannedSync {
@@ -45,6 +53,8 @@ export interface PlannedSync {
   /** The columns read from each row. */
   readonly columns: readonly string[];
   readonly mode: SyncMode;
+  /** New-user rows not in the plan, imported after it by reading the source again (see new-rows.ts). */
+  readonly streamed: StreamedNewRows | null;
   /** Open for the rest of the run. */
   readonly source: SourceConnector;
   /** The caller ends the run with it: closes the source, or gives it back to the pool. */
@@ -93,23 +103,41 @@ export async function readAndPlan(
     });
     // Rows stream through page by page; only those that need work are kept whole.
     const split = { rows: [] as SourceRow[], quietRows: [] as QuietRow[] };
+    const newRows = new NewRows(
+      ctx.mapping.emailColumn,
+      options.holdAllRows ? Infinity : (options.holdNewRows ?? HOLD_NEW_ROWS),
+    );
     const seen = new Set<string>();
+    const repeatedKeys = new Set<string>();
     let maxCursor: unknown;
     for await (const page of source.scan({ columns, pageSize: PAGE_SIZE })) {
       await yieldToEventLoop();
-      splitRows(ctx, page, directory, split);
+      const pageSplit = { rows: [] as SourceRow[], quietRows: split.quietRows };
+      splitRows(ctx, page, directory, pageSplit);
+      for (const row of pageSplit.rows) {
+        const email = newUserEmail(ctx, row, directory);
+        if (email === null) split.rows.push(row);
+        else newRows.add(row, email);
+      }
       for (const row of page) {
-        seen.add(row.key);
+        if (seen.has(row.key)) repeatedKeys.add(row.key);
+        else seen.add(row.key);
         if (connection.cursor) maxCursor = laterCursor(maxCursor, row.values[connection.cursor]);
       }
       options.onProgress?.({ connection: connection.name, phase: 'read', rows: seen.size });
     }
+    const { rows: moreRows, streamed } = await newRows.finish(split.rows, split.quietRows, repeatedKeys, {
+      source,
+      columns,
+      isNewUserRow: (row) => newUserEmail(ctx, row, directory) !== null,
+    });
+    split.rows.push(...moreRows);
     const { userIds, linkKeys } = neededForPlan(ctx, split.rows, seen, directory);
     const users = await store.getUsers([...userIds]);
     const links = await store.findLinks(connection.name, [...linkKeys]);
     const plan = planSync(ctx, { rows: split.rows, quietRows: split.quietRows, users, links });
     options.onProgress?.({ connection: connection.name, phase: 'plan', actions: plan.actions.length });
-    return { plan, ctx, columns, mode, source, release, maxCursor, scope: 'full' };
+    return { plan, ctx, columns, mode, source, release, maxCursor, scope: 'full', streamed };
   } catch (error) {
     await release();
     throw error;

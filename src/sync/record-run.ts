@@ -8,6 +8,7 @@ import type { IssueReport } from '../core/issue.js';
 import type { PlanContext, SyncPlan } from '../core/plan.js';
 import type { DirectoryStore, RunCounts } from '../directory/store.js';
 import { applyPlan, type ApplyProgress } from './apply-plan.js';
+import { addOutcome, importNewRows, type StreamedNewRows } from './new-rows.js';
 import { settleCreatedRows, withSettled } from './settle-created.js';
 
 export interface RecordedRun {
@@ -21,12 +22,24 @@ export interface RecordedRun {
 export async function applyAndRecord(
   store: DirectoryStore,
   source: SourceConnector,
-  planned: { plan: SyncPlan; ctx: PlanContext; columns: readonly string[] },
+  planned: {
+    plan: SyncPlan;
+    ctx: PlanContext;
+    columns: readonly string[];
+    streamed?: StreamedNewRows | null | undefined;
+  },
   runId: string,
   options: { resolveUnseen: boolean; onProgress?: ((progress: ApplyProgress) => void) | undefined },
 ): Promise<RecordedRun> {
-  const { plan, ctx, columns } = planned;
-  const applied = await applyPlan(plan, store, source, options.onProgress);
+  const { plan, ctx, columns, streamed } = planned;
+  const total = plan.actions.length + (streamed?.keyByEmail.size ?? 0);
+  let applied = await applyPlan(plan, store, source, (p) => options.onProgress?.({ ...p, total }));
+  if (streamed) {
+    const imported = await importNewRows(streamed, ctx, columns, store, source, (p) =>
+      options.onProgress?.({ done: plan.actions.length + p.done, total }),
+    );
+    applied = addOutcome(applied, imported);
+  }
   const outcome = withSettled(
     applied,
     await settleCreatedRows(store, source, ctx, columns, applied.createdKeys),

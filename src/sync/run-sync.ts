@@ -121,7 +121,11 @@ async function dryRun(
 ): Promise<SyncResult> {
   try {
     const since = await incrementalSince(services.store, connection, options.full ?? false);
-    const { plan, scope, release } = await readAndPlan(services, connection, { ...options, since });
+    const { plan, scope, release } = await readAndPlan(services, connection, {
+      ...options,
+      since,
+      holdAllRows: true,
+    });
     await release();
     return result({
       status: plan.blocked ? 'blocked' : 'succeeded',

@@ -1,0 +1,129 @@
+/**
+ * New-user rows in a large full read (most of a first sync): rows the planner imports
+ * whatever else the source or the directory holds (see `newUserEmail`), as long as no other
+ * row shares their key or email. Past a limit the read keeps only each one's key by email;
+ * after the rest of the plan is applied, `importNewRows` reads the source again and plans
+ * and imports them a page at a time. A run's memory then does not grow with the users it
+ * imports, and the mass-change guard is unaffected: an import changes no existing user.
+ */
+import type { SourceConnector, SourceRow } from '../connectors/connector.js';
+import { parseEmail } from '../core/normalize.js';
+import { planSync } from '../core/plan-sync.js';
+import type { PlanContext, QuietRow } from '../core/plan.js';
+import type { DirectoryStore } from '../directory/store.js';
+import { applyPlan, type ApplyOutcome, type ApplyProgress } from './apply-plan.js';
+import { addCounts, emptyCounts } from './counts.js';
+import { yieldToEventLoop } from './yield.js';
+
+const PAGE_SIZE = 5000;
+
+/** New-user rows met during a read: held in full up to a limit, then by key and email only. */
+export class NewRows {
+  /** Email (matching form) → the key of the one new-user row that has it. */
+  private readonly keyByEmail = new Map<string, string>();
+  /** Keys of new-user rows that turned out to share their email or key: the planner sees them. */
+  private readonly shared = new Set<string>();
+  private held: SourceRow[] = [];
+  private streaming = false;
+
+  constructor(
+    private readonly emailColumn: string,
+    private readonly limit: number,
+  ) {}
+
+  add(row: SourceRow, email: string): void {
+    const other = this.keyByEmail.get(email);
+    if (other === undefined) this.keyByEmail.set(email, row.key);
+    else {
+      this.shared.add(other);
+      this.shared.add(row.key);
+    }
+    if (this.streaming) return;
+    this.held.push(row);
+    if (this.held.length > this.limit) {
+      this.streaming = true;
+      this.held = [];
+    }
+  }
+
+  /**
+   * Ends the read. `otherRows` and `quietRows` are the other rows the planner sees,
+   * `repeatedKeys` the keys the read met more than once, `isNewUserRow` the test `add`'s rows passed.
+   * Returns the new-user rows the planner must see too, and those left to stream (null
+   * when every one was held).
+   */
+  async finish(
+    otherRows: readonly SourceRow[],
+    quietRows: readonly QuietRow[],
+    repeatedKeys: ReadonlySet<string>,
+    read: {
+      source: SourceConnector;
+      columns: readonly string[];
+      isNewUserRow: (row: SourceRow) => boolean;
+    },
+  ): Promise<{ rows: SourceRow[]; streamed: StreamedNewRows | null }> {
+    if (!this.streaming) return { rows: this.held, streamed: null };
+    // Another row with the same email: a linked row whose email changed, a row held by an issue…
+    for (const row of otherRows) {
+      const email = parseEmail(row.values[this.emailColumn]);
+      const key = email.ok ? this.keyByEmail.get(email.key) : undefined;
+      if (key !== undefined) this.shared.add(key);
+    }
+    for (const quiet of quietRows) {
+      const key = this.keyByEmail.get(quiet.emailKey);
+      if (key !== undefined) this.shared.add(key);
+    }
+    if (repeatedKeys.size > 0) {
+      for (const key of this.keyByEmail.values()) if (repeatedKeys.has(key)) this.shared.add(key);
+    }
+    if (this.shared.size === 0) return { rows: [], streamed: { keyByEmail: this.keyByEmail } };
+    for (const [email, key] of this.keyByEmail) if (this.shared.has(key)) this.keyByEmail.delete(email);
+    const { source, columns, isNewUserRow } = read;
+    // Read again by key; a repeated key's other rows are among `otherRows` already.
+    const rows = (await source.lookup(source.keyColumn, [...this.shared], columns)).filter(isNewUserRow);
+    return { rows, streamed: { keyByEmail: this.keyByEmail } };
+  }
+}
+
+/** The new-user rows to import by reading the source again: email (matching form) → key. */
+export interface StreamedNewRows {
+  readonly keyByEmail: Map<string, string>;
+}
+
+export function addOutcome(a: ApplyOutcome, b: ApplyOutcome): ApplyOutcome {
+  return {
+    counts: addCounts(a.counts, b.counts),
+    issues: [...a.issues, ...b.issues],
+    createdKeys: [...a.createdKeys, ...b.createdKeys],
+  };
+}
+
+export async function importNewRows(
+  streamed: StreamedNewRows,
+  ctx: PlanContext,
+  columns: readonly string[],
+  store: DirectoryStore,
+  source: SourceConnector,
+  onProgress?: (progress: ApplyProgress) => void,
+): Promise<ApplyOutcome> {
+  let outcome: ApplyOutcome = { counts: emptyCounts(), issues: [], createdKeys: [] };
+  let done = 0;
+  const total = streamed.keyByEmail.size;
+  for await (const page of source.scan({ columns, pageSize: PAGE_SIZE })) {
+    await yieldToEventLoop();
+    const rows = page.filter((row) => {
+      const email = parseEmail(row.values[ctx.mapping.emailColumn]);
+      if (!email.ok || streamed.keyByEmail.get(email.key) !== row.key) return false;
+      // Imported once, even if the source meanwhile repeats the row.
+      streamed.keyByEmail.delete(email.key);
+      return true;
+    });
+    if (rows.length === 0) continue;
+    const plan = planSync(ctx, { rows, users: [], links: [] });
+    const applied = await applyPlan(plan, store, source);
+    outcome = addOutcome(outcome, { ...applied, issues: [...plan.issues, ...applied.issues] });
+    done += rows.length;
+    onProgress?.({ done, total });
+  }
+  return outcome;
+}

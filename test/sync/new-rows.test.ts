@@ -1,0 +1,112 @@
+/**
+ * New-user rows streamed (sync/new-rows.ts): with `holdNewRows: 0` every row that would be
+ * imported is read again after the plan and imported a page at a time. The outcome must be
+ * the one of holding every row: same users, links, write-backs, issues and counts.
+ */
+import { parse } from 'csv-parse/sync';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { SyncProgress } from '../../src/sync/sync-result.js';
+import { expectNoChanges, runOf, useSyncFixture, type SyncWorld } from '../support/sync-fixture.js';
+
+const { makeWorld } = useSyncFixture();
+
+// Keyed by id: row 9 is there twice; rows 7 and 8 share an email (in two spellings); row 10
+// has the email of a user the app already has; row 11's email is not one.
+const CSV = `id,email,name,user_id
+1,ann@x.io,Ann,
+2,bo@x.io,Bo,
+3,cy@x.io,Cy,
+4,di@x.io,Di,
+5,ed@x.io,Ed,
+6,flo@x.io,Flo,
+7,twin@x.io,Twin A,
+8, TWIN@x.io,Twin B,
+9,nine@x.io,Nine,
+9,nine-again@x.io,Nine again,
+10,app@x.io,From the source,
+11,not-an-email,Nobody,
+`;
+
+async function world(): Promise<SyncWorld> {
+  const w = await makeWorld({
+    files: { 'members.csv': CSV },
+    connections: [
+      {
+        name: 'sheet',
+        source: 'csv:./members.csv',
+        key: 'id',
+        fields: { email: 'email', name: 'name', userId: 'user_id' },
+      },
+    ],
+  });
+  await w.store.createUser({ email: 'app@x.io', name: 'In the app' });
+  return w;
+}
+
+async function outcome(holdNewRows: number | undefined) {
+  const w = await world();
+  const progress: SyncProgress[] = [];
+  const run = runOf(
+    await w.sync({ holdNewRows, onProgress: (p: SyncProgress) => progress.push(p) }),
+    'sheet',
+  );
+  const users = await w.users();
+  const idOf = new Map(users.map((u) => [u.id, u.email]));
+  const links = (await w.links('sheet')).map((l) => `${l.key} → ${idOf.get(l.userId)}`).sort();
+  const rows: Array<Record<string, string>> = parse(readFileSync(w.path('members.csv')), { columns: true });
+  const written = rows.map((r) => `${r.id}:${r.user_id ? idOf.get(r.user_id) : ''}`);
+  const issues = (await w.openIssues()).map((i) => `${i.kind} ${i.rows.join(',')}`).sort();
+  const second = await w.sync({ holdNewRows });
+  // Row 1 (linked now) changes its email to the one of a new row: neither may sync.
+  const file = w.path('members.csv');
+  writeFileSync(
+    file,
+    readFileSync(file, 'utf8').replace('1,ann@x.io,', '1,new@x.io,') + '12,new@x.io,New,\n',
+  );
+  await w.sync({ holdNewRows });
+  const third = {
+    users: (await w.users()).map((u) => u.email).sort(),
+    issues: (await w.openIssues()).map((i) => `${i.kind} ${i.rows.join(',')}`).sort(),
+  };
+  return {
+    counts: run.counts,
+    users: users.map((u) => `${u.email} ${u.name}`).sort(),
+    links,
+    written,
+    issues,
+    second,
+    third,
+    applied: progress.filter((p) => p.phase === 'apply'),
+  };
+}
+
+describe('new-user rows read again and imported page by page', () => {
+  it('give what holding every row gives: users, links, write-backs, issues, counts', async () => {
+    const held = await outcome(undefined);
+    const streamed = await outcome(0);
+
+    expect(streamed.users).toEqual(held.users);
+    expect(streamed.links).toEqual(held.links);
+    expect(streamed.written).toEqual(held.written);
+    expect(streamed.issues).toEqual(held.issues);
+    expect(streamed.counts).toEqual(held.counts);
+    // The case itself: six imports (rows 1–6), row 10 matched (its name a conflict), the rest held by issues.
+    expect(held.counts).toMatchObject({ app: { created: 6, updated: 1 }, source: { updated: 7 } });
+    expect(held.issues).toEqual([
+      'conflict 10',
+      'duplicate_email 7,8',
+      'invalid_email 11',
+      'invalid_value 9', // the repeated key
+    ]);
+    expect(streamed.third).toEqual(held.third);
+    expect(held.third.issues).toContain('duplicate_email 1,12');
+    expect(held.third.users).not.toContain('new@x.io');
+    expectNoChanges(streamed.second);
+    expectNoChanges(held.second);
+    // Progress counts the streamed imports too, up to the total announced.
+    const last = streamed.applied.at(-1) as { done: number; total: number };
+    expect(last.done).toBe(last.total);
+    expect(last.total).toBe(7);
+  });
+});
