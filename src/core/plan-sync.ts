@@ -38,7 +38,7 @@ interface Pass {
   readonly linkByUser: Map<string, LinkState>;
   readonly usersById: Map<string, DirectoryUser>;
   readonly liveByEmail: Map<string, DirectoryUser>;
-  readonly seenKeys: Set<string>;
+  readonly seenKeys: ReadonlySet<string>;
   /** Quiet rows' keys → their linked users. */
   readonly quietUsers: Map<string, string>;
   /** Links whose row this pass found (by key or, for a re-created row, by email). */
@@ -73,7 +73,9 @@ function startPass(ctx: PlanContext, input: PlanInput): Pass {
     linkByUser: new Map(input.links.map((l) => [l.userId, l])),
     usersById: new Map(input.users.map((u) => [u.id, u])),
     liveByEmail: new Map(live.map((u) => [emailKey(u.email), u])),
-    seenKeys: new Set([...input.rows.map((r) => r.key), ...(input.quietRows ?? []).map((q) => q.key)]),
+    seenKeys:
+      input.seenKeys ??
+      new Set([...input.rows.map((r) => r.key), ...(input.quietRows ?? []).map((q) => q.key)]),
     quietUsers: new Map((input.quietRows ?? []).map((q) => [q.key, q.userId])),
     handledLinks: new Set(),
     claimed: new Set(),
@@ -82,7 +84,7 @@ function startPass(ctx: PlanContext, input: PlanInput): Pass {
     actions: [],
     issues: [],
     conflicts: [],
-    unchanged: 0,
+    unchanged: input.quietAlone ?? 0,
     skipped: 0,
   };
 }

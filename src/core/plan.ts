@@ -49,6 +49,13 @@ export interface PlanInput {
    * Their users and links need not be in `users` and `links`.
    */
   readonly quietRows?: readonly QuietRow[];
+  /**
+   * Quiet rows only counted, not passed: no other row has their key, nor their email (which
+   * their own linked user has), so each is a pair that needs nothing (see `quietInput`).
+   */
+  readonly quietAlone?: number;
+  /** Every key read, when more than the rows' and quiet rows' keys (the counted quiet rows'). */
+  readonly seenKeys?: ReadonlySet<string>;
 }
 
 /** A row whose pair is known to need nothing, unless it turns out to share its email or key. */

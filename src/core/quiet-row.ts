@@ -57,7 +57,7 @@ export interface UserDigest {
 
 /**
  * The row as a QuietRow when the planner would find nothing to do with it: linked to a
- * live user, with the email it had at the last sync and that no other user has, both sides
+ * live user, with the email it had at the last sync, which is that user's own, both sides
  * equal to the baseline, and the filter saying what it said then.
  */
 export function quietRow(
@@ -70,7 +70,7 @@ export function quietRow(
   if (!link || !user?.live) return null;
   const email = parseEmail(row.values[ctx.mapping.emailColumn]);
   if (!email.ok || email.key !== link.sourceEmail) return null;
-  if (emailOwner !== undefined && emailOwner !== link.userId) return null;
+  if (emailOwner !== link.userId) return null;
   const matches = ctx.filter === null || ctx.filter(row.values);
   if (matches === link.suspended) return null;
   const values = rowDigest(row.values, ctx.mapping.fields);
@@ -119,22 +119,50 @@ export function addLink(into: DirectoryDigestBuilder, link: LinkState, fields: r
   into.linkOfUser.set(userId, key);
 }
 
-/** Splits rows into the ones the planner must see in full and the quiet ones. */
+/** Splits rows into the ones the planner must see in full and the keys of the quiet ones. */
 export function splitRows(
   ctx: PlanContext,
   rows: Iterable<SourceRow>,
   directory: DirectoryDigest,
-  into: { rows: SourceRow[]; quietRows: QuietRow[] },
+  into: { rows: SourceRow[]; quietKeys: string[] },
 ): void {
   for (const row of rows) {
     const link = directory.links.get(row.key);
     const user = link && directory.users.get(link.userId);
     const email = parseEmail(row.values[ctx.mapping.emailColumn]);
     const owner = email.ok ? directory.emailOwners.get(email.key) : undefined;
-    const quiet = quietRow(ctx, row, link, user, owner);
-    if (quiet) into.quietRows.push(quiet);
+    if (quietRow(ctx, row, link, user, owner)) into.quietKeys.push(row.key);
     else into.rows.push(row);
   }
+}
+
+/**
+ * The quiet rows as the planner takes them. A quiet row's email is its linked user's, so it
+ * shares it only with a row the planner sees in full; only those, and rows whose key another
+ * row repeats, are passed one by one (the planner reports or weighs them). The rest need
+ * nothing and are counted: a no-op over a million rows holds their keys and no more.
+ */
+export function quietInput(
+  ctx: PlanContext,
+  directory: DirectoryDigest,
+  quietKeys: readonly string[],
+  repeatedKeys: ReadonlySet<string>,
+  fullRows: readonly SourceRow[],
+): { quietRows: QuietRow[]; quietAlone: number } {
+  const emails = new Set<string>();
+  for (const row of fullRows) {
+    const email = parseEmail(row.values[ctx.mapping.emailColumn]);
+    if (email.ok) emails.add(email.key);
+  }
+  const quietRows: QuietRow[] = [];
+  let quietAlone = 0;
+  for (const key of quietKeys) {
+    const link = directory.links.get(key)!;
+    if (repeatedKeys.has(key) || emails.has(link.sourceEmail))
+      quietRows.push({ key, emailKey: link.sourceEmail, userId: link.userId });
+    else quietAlone += 1;
+  }
+  return { quietRows, quietAlone };
 }
 
 /**

@@ -9,7 +9,7 @@
 import type { SourceConnector, SourceRow } from '../connectors/connector.js';
 import { parseEmail } from '../core/normalize.js';
 import { planSync } from '../core/plan-sync.js';
-import type { PlanContext, QuietRow } from '../core/plan.js';
+import type { PlanContext } from '../core/plan.js';
 import type { DirectoryStore } from '../directory/store.js';
 import { applyPlan, type ApplyOutcome, type ApplyProgress } from './apply-plan.js';
 import { addCounts, emptyCounts } from './counts.js';
@@ -47,14 +47,14 @@ export class NewRows {
   }
 
   /**
-   * Ends the read. `otherRows` and `quietRows` are the other rows the planner sees,
-   * `repeatedKeys` the keys the read met more than once, `isNewUserRow` the test `add`'s rows passed.
+   * Ends the read. `otherRows` are the other rows the planner sees in full (a quiet row's
+   * email is its user's, so never a new-user row's), `repeatedKeys` the keys the read met
+   * more than once, `isNewUserRow` the test `add`'s rows passed.
    * Returns the new-user rows the planner must see too, and those left to stream (null
    * when every one was held).
    */
   async finish(
     otherRows: readonly SourceRow[],
-    quietRows: readonly QuietRow[],
     repeatedKeys: ReadonlySet<string>,
     read: {
       source: SourceConnector;
@@ -67,10 +67,6 @@ export class NewRows {
     for (const row of otherRows) {
       const email = parseEmail(row.values[this.emailColumn]);
       const key = email.ok ? this.keyByEmail.get(email.key) : undefined;
-      if (key !== undefined) this.shared.add(key);
-    }
-    for (const quiet of quietRows) {
-      const key = this.keyByEmail.get(quiet.emailKey);
       if (key !== undefined) this.shared.add(key);
     }
     if (repeatedKeys.size > 0) {

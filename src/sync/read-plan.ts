@@ -9,13 +9,14 @@ import { createConnector } from '../connectors/index.js';
 import { UsersyncError } from '../core/errors.js';
 import { mappedColumns, type MappedField } from '../core/fields.js';
 import { planSync } from '../core/plan-sync.js';
-import type { PlanContext, QuietRow, SyncMode, SyncPlan } from '../core/plan.js';
+import type { PlanContext, SyncMode, SyncPlan } from '../core/plan.js';
 import {
   addLink,
   addUser,
   emptyDirectoryDigest,
   neededForPlan,
   newUserEmail,
+  quietInput,
   splitRows,
   type DirectoryDigest,
 } from '../core/quiet-row.js';
@@ -101,47 +102,64 @@ export async function readAndPlan(
       approveMassChange: options.approveMassChange ?? false,
       suspendedElsewhere: await store.suspendedElsewhere(connection.name),
     });
-    // Rows stream through page by page; only those that need work are kept whole.
-    const split = { rows: [] as SourceRow[], quietRows: [] as QuietRow[] };
-    const newRows = new NewRows(
-      ctx.mapping.emailColumn,
-      options.holdAllRows ? Infinity : (options.holdNewRows ?? HOLD_NEW_ROWS),
-    );
-    const seen = new Set<string>();
-    const repeatedKeys = new Set<string>();
-    let maxCursor: unknown;
-    for await (const page of source.scan({ columns, pageSize: PAGE_SIZE })) {
-      await yieldToEventLoop();
-      const pageSplit = { rows: [] as SourceRow[], quietRows: split.quietRows };
-      splitRows(ctx, page, directory, pageSplit);
-      for (const row of pageSplit.rows) {
-        const email = newUserEmail(ctx, row, directory);
-        if (email === null) split.rows.push(row);
-        else newRows.add(row, email);
-      }
-      for (const row of page) {
-        if (seen.has(row.key)) repeatedKeys.add(row.key);
-        else seen.add(row.key);
-        if (connection.cursor) maxCursor = laterCursor(maxCursor, row.values[connection.cursor]);
-      }
-      options.onProgress?.({ connection: connection.name, phase: 'read', rows: seen.size });
-    }
-    const { rows: moreRows, streamed } = await newRows.finish(split.rows, split.quietRows, repeatedKeys, {
+    const read = await readRows(ctx, connection, source, columns, directory, options);
+    const { rows: moreRows, streamed } = await read.newRows.finish(read.rows, read.repeatedKeys, {
       source,
       columns,
       isNewUserRow: (row) => newUserEmail(ctx, row, directory) !== null,
     });
-    split.rows.push(...moreRows);
-    const { userIds, linkKeys } = neededForPlan(ctx, split.rows, seen, directory);
+    const rows = [...read.rows, ...moreRows];
+    const { userIds, linkKeys } = neededForPlan(ctx, rows, read.seen, directory);
     const users = await store.getUsers([...userIds]);
     const links = await store.findLinks(connection.name, [...linkKeys]);
-    const plan = planSync(ctx, { rows: split.rows, quietRows: split.quietRows, users, links });
+    const quiet = quietInput(ctx, directory, read.quietKeys, read.repeatedKeys, rows);
+    const plan = planSync(ctx, { rows, ...quiet, seenKeys: read.seen, users, links });
     options.onProgress?.({ connection: connection.name, phase: 'plan', actions: plan.actions.length });
-    return { plan, ctx, columns, mode, source, release, maxCursor, scope: 'full', streamed };
+    return { plan, ctx, columns, mode, source, release, maxCursor: read.maxCursor, scope: 'full', streamed };
   } catch (error) {
     await release();
     throw error;
   }
+}
+
+/**
+ * Streams every row past the directory's digests, page by page. Keeps in full only the rows
+ * that need work, quiet rows by key, new-user rows as `NewRows` decides; and every key met.
+ */
+async function readRows(
+  ctx: PlanContext,
+  connection: ConnectionConfig,
+  source: SourceConnector,
+  columns: readonly string[],
+  directory: DirectoryDigest,
+  options: ReadPlanOptions,
+) {
+  const rows: SourceRow[] = [];
+  const quietKeys: string[] = [];
+  const newRows = new NewRows(
+    ctx.mapping.emailColumn,
+    options.holdAllRows ? Infinity : (options.holdNewRows ?? HOLD_NEW_ROWS),
+  );
+  const seen = new Set<string>();
+  const repeatedKeys = new Set<string>();
+  let maxCursor: unknown;
+  for await (const page of source.scan({ columns, pageSize: PAGE_SIZE })) {
+    await yieldToEventLoop();
+    const split = { rows: [] as SourceRow[], quietKeys };
+    splitRows(ctx, page, directory, split);
+    for (const row of split.rows) {
+      const email = newUserEmail(ctx, row, directory);
+      if (email === null) rows.push(row);
+      else newRows.add(row, email);
+    }
+    for (const row of page) {
+      if (seen.has(row.key)) repeatedKeys.add(row.key);
+      else seen.add(row.key);
+      if (connection.cursor) maxCursor = laterCursor(maxCursor, row.values[connection.cursor]);
+    }
+    options.onProgress?.({ connection: connection.name, phase: 'read', rows: seen.size });
+  }
+  return { rows, quietKeys, newRows, seen, repeatedKeys, maxCursor };
 }
 
 /** Checks the mapping against the source's columns; returns the columns a sync reads. */

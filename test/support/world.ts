@@ -7,7 +7,7 @@ import type { SourceRow } from '../../src/connectors/connector.js';
 import type { Mapping, MappedField } from '../../src/core/fields.js';
 import type { LinkState } from '../../src/core/link.js';
 import { planSync } from '../../src/core/plan-sync.js';
-import type { PlanContext, QuietRow, SyncPlan } from '../../src/core/plan.js';
+import type { PlanContext, SyncPlan } from '../../src/core/plan.js';
 import * as digests from '../../src/core/quiet-row.js';
 import type { DirectoryUser, UserPatch } from '../../src/core/user.js';
 
@@ -90,7 +90,7 @@ export function planFromDigests(world: World, overrides: Partial<PlanContext> = 
   const digest = digests.emptyDirectoryDigest();
   for (const user of world.users.values()) digests.addUser(digest, user, ctx.mapping.fields);
   for (const link of world.links.values()) digests.addLink(digest, link, ctx.mapping.fields);
-  const split = { rows: [] as SourceRow[], quietRows: [] as QuietRow[] };
+  const split = { rows: [] as SourceRow[], quietKeys: [] as string[] };
   digests.splitRows(
     ctx,
     [...world.rows].map(([key, values]) => ({ key, values })),
@@ -99,9 +99,12 @@ export function planFromDigests(world: World, overrides: Partial<PlanContext> = 
   );
   const seen = new Set(world.rows.keys());
   const { userIds, linkKeys } = digests.neededForPlan(ctx, split.rows, seen, digest);
+  // A world's rows have distinct keys (a Map): no key repeats.
+  const quiet = digests.quietInput(ctx, digest, split.quietKeys, new Set(), split.rows);
   return planSync(ctx, {
     rows: split.rows,
-    quietRows: split.quietRows,
+    ...quiet,
+    seenKeys: seen,
     users: [...world.users.values()].filter((u) => userIds.has(u.id)),
     links: [...world.links.values()].filter((l) => linkKeys.has(l.key)),
   });
