@@ -9,9 +9,7 @@ import { UsersyncError } from '../core/errors.js';
 import type { DirectoryDialect } from './dialect.js';
 import { KyselyDirectoryStore } from './kysely-store.js';
 import { migrateDirectory } from './migrations/index.js';
-import { createPostgresDirectoryDialect } from './postgres/postgres-dialect.js';
 import type { Database } from './schema.js';
-import { createSqliteDirectoryDialect } from './sqlite/sqlite-dialect.js';
 import type { DirectoryStore } from './store.js';
 
 export interface OpenDirectoryOptions {
@@ -27,7 +25,7 @@ export async function openDirectory(
   url: string,
   options: OpenDirectoryOptions = {},
 ): Promise<DirectoryStore> {
-  const dialect = dialectFor(url, options.baseDir ?? process.cwd());
+  const dialect = await dialectFor(url, options.baseDir ?? process.cwd());
   const db = new Kysely<Database>({ dialect: dialect.kysely });
   try {
     await dialect.prepare?.(db as Kysely<unknown>);
@@ -40,10 +38,12 @@ export async function openDirectory(
   return new KyselyDirectoryStore(db, dialect);
 }
 
-function dialectFor(url: string, baseDir: string): DirectoryDialect {
+/** Each dialect's module (and its driver) is loaded only for a directory of its kind. */
+async function dialectFor(url: string, baseDir: string): Promise<DirectoryDialect> {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   if (scheme === 'sqlite') return openSqlite(sqlitePath(url, baseDir));
-  if (scheme === 'postgres' || scheme === 'postgresql') return createPostgresDirectoryDialect(url);
+  if (scheme === 'postgres' || scheme === 'postgresql')
+    return (await import('./postgres/postgres-dialect.js')).createPostgresDirectoryDialect(url);
   // Only the scheme is repeated: the rest of a URL may hold a password.
   const named = scheme === undefined ? 'has no scheme' : `uses the unsupported scheme "${scheme}:"`;
   throw new UsersyncError('config.invalid', `The directory URL ${named}. Supported: ${SUPPORTED}.`);
@@ -62,7 +62,8 @@ function sqlitePath(url: string, baseDir: string): string {
   return resolve(baseDir, path);
 }
 
-function openSqlite(path: string): DirectoryDialect {
+async function openSqlite(path: string): Promise<DirectoryDialect> {
+  const { createSqliteDirectoryDialect } = await import('./sqlite/sqlite-dialect.js');
   try {
     return createSqliteDirectoryDialect(path);
   } catch (error) {

@@ -4,10 +4,11 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ConnectorSettings, SourceConnector } from '../../src/connectors/connector.js';
-import { createConnector } from '../../src/connectors/index.js';
 import { isUsersyncError } from '../../src/core/errors.js';
 import { useTempDir } from '../support/temp.js';
 import { CONTRACT_COLUMNS, runConnectorContract, scanAll, type ContractRow } from './contract.js';
+import { errorOf } from '../support/error-of.js';
+import { createCsvConnector } from '../../src/connectors/csv/csv-connector.js';
 
 const tempDir = useTempDir('usersync-csv-');
 
@@ -20,7 +21,7 @@ function makeFile(content: string, name = 'users.csv'): { dir: string; path: str
 }
 
 function open(dir: string, settings: Partial<ConnectorSettings> = {}): SourceConnector {
-  return createConnector({
+  return createCsvConnector({
     source: 'csv:users.csv',
     emailColumn: 'email',
     baseDir: dir,
@@ -33,15 +34,6 @@ function open(dir: string, settings: Partial<ConnectorSettings> = {}): SourceCon
 function editFile(path: string, edit: (rows: string[][]) => string[][]): void {
   const rows = parse(readFileSync(path, 'utf8')) as string[][];
   writeFileSync(path, stringify(edit(rows)));
-}
-
-async function errorOf(work: () => Promise<unknown>): Promise<Error & { code?: string }> {
-  return work().then(
-    () => {
-      throw new Error('expected an error');
-    },
-    (error: Error) => error,
-  );
 }
 
 runConnectorContract(

@@ -7,20 +7,11 @@ import { parseMysqlUrl } from '../../src/connectors/mysql/mysql-url.js';
 import { isUsersyncError } from '../../src/core/errors.js';
 import { mysqlAvailable, useMysqlFixture } from '../support/mysql.js';
 import { scanAll } from './contract.js';
+import { errorOf } from '../support/error-of.js';
 
 const available = await mysqlAvailable();
 
 const SECRET = 'hunter2-Sup3rSecret';
-
-/** The error a call throws (sync or async), or undefined. */
-async function errorOf(work: () => unknown): Promise<unknown> {
-  try {
-    await work();
-    return undefined;
-  } catch (error) {
-    return error;
-  }
-}
 
 function settings(source: string, overrides: Partial<ConnectorSettings> = {}): ConnectorSettings {
   return { source, table: 'members', emailColumn: 'email', baseDir: '/', readOnly: false, ...overrides };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createConnector } from '../../src/connectors/index.js';
 import { mysqlAvailable, useMysqlFixture } from '../support/mysql.js';
 import { CONTRACT_COLUMNS, runConnectorContract, scanAll, type ContractRow } from './contract.js';
+import { createMysqlConnector } from '../../src/connectors/mysql/mysql-connector.js';
 
 const available = await mysqlAvailable();
 
@@ -22,7 +22,7 @@ describe.skipIf(!available)('mysql connector', () => {
       );
     }
     // No `key:`: the primary key is the default.
-    const connector = createConnector({
+    const connector = createMysqlConnector({
       source: db.url(),
       table,
       emailColumn: 'email',

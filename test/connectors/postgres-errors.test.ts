@@ -5,6 +5,7 @@ import { createConnector } from '../../src/connectors/index.js';
 import { isUsersyncError } from '../../src/core/errors.js';
 import { scanAll } from './contract.js';
 import { postgresReachable, postgresUrl, quoteIdent, usePostgresSources } from '../support/postgres.js';
+import { errorOf } from '../support/error-of.js';
 
 const reachable = await postgresReachable();
 const PASSWORD = 'sekret-Pa55';
@@ -19,15 +20,6 @@ async function failure(work: () => Promise<unknown>, code: string): Promise<stri
   const { message } = error as Error;
   expect(message).not.toContain(PASSWORD);
   return message;
-}
-
-function errorOf(work: () => unknown): unknown {
-  try {
-    work();
-    return undefined;
-  } catch (error) {
-    return error;
-  }
 }
 
 describe.runIf(reachable)('postgres source errors', () => {
@@ -71,18 +63,18 @@ describe.runIf(reachable)('postgres source errors', () => {
       );
     });
 
-    it('a malformed URL, or one without a database or table, is config.invalid at once', () => {
+    it('a malformed URL, or one without a database or table, is config.invalid at once', async () => {
       const settings = { emailColumn: 'email', baseDir: '/', readOnly: false, table: 'members' };
       for (const source of [
         `postgres://u:${PASSWORD}@[bad/db`,
         `postgres://u:${PASSWORD}@127.0.0.1:5432`,
         `postgres://u:${PASSWORD}@127.0.0.1:5432/`,
       ]) {
-        const error = errorOf(() => createConnector({ ...settings, source }));
+        const error = await errorOf(() => createConnector({ ...settings, source }));
         expect(isUsersyncError(error, 'config.invalid')).toBe(true);
         expect((error as Error).message).not.toContain(PASSWORD);
       }
-      const noTable = errorOf(() =>
+      const noTable = await errorOf(() =>
         createConnector({ ...settings, table: undefined, source: postgresUrl({ password: PASSWORD }) }),
       );
       expect(isUsersyncError(noTable, 'config.invalid')).toBe(true);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createConnector } from '../../src/connectors/index.js';
 import { isUsersyncError } from '../../src/core/errors.js';
 import { CONTRACT_COLUMNS, runConnectorContract, scanAll, type ContractRow } from './contract.js';
 import { POSTGRES_TEST_URL, postgresReachable, quoteIdent, usePostgresSources } from '../support/postgres.js';
+import { createPostgresConnector } from '../../src/connectors/postgres/postgres-connector.js';
 
 const reachable = await postgresReachable();
 
@@ -20,7 +20,7 @@ describe.runIf(reachable)('postgres source', () => {
         `insert into ${qualified} values ($1, $2, $3, $4, $5)`,
         CONTRACT_COLUMNS.map((column) => row[column]),
       );
-    const connector = createConnector({
+    const connector = createPostgresConnector({
       source: POSTGRES_TEST_URL,
       table: `${db.name()}.${table}`,
       key: 'id',

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConnectorSettings } from '../../src/connectors/connector.js';
 import { createConnector, sourceKind, sourceKinds } from '../../src/connectors/index.js';
 import { isUsersyncError } from '../../src/core/errors.js';
+import { errorOf } from '../support/error-of.js';
 
 const settings = (source: string): ConnectorSettings => ({
   source,
@@ -9,15 +10,6 @@ const settings = (source: string): ConnectorSettings => ({
   baseDir: '/',
   readOnly: false,
 });
-
-function errorOf(work: () => unknown): unknown {
-  try {
-    work();
-    return undefined;
-  } catch (error) {
-    return error;
-  }
-}
 
 describe('connector registry', () => {
   it('names the kind of a source by its scheme', () => {
@@ -29,12 +21,12 @@ describe('connector registry', () => {
     expect(sourceKinds).toEqual(['sqlite', 'csv', 'mysql', 'mariadb', 'postgres', 'postgresql']);
   });
 
-  it('creates the connector of a known kind', () => {
-    expect(createConnector({ ...settings('csv:users.csv'), key: 'id' }).keyColumn).toBe('id');
+  it('creates the connector of a known kind', async () => {
+    expect((await createConnector({ ...settings('csv:users.csv'), key: 'id' })).keyColumn).toBe('id');
   });
 
-  it('an unknown kind is config.invalid listing the supported ones, without echoing the URL', () => {
-    const error = errorOf(() => createConnector(settings('oracle://u:secret@db/app')));
+  it('an unknown kind is config.invalid listing the supported ones, without echoing the URL', async () => {
+    const error = await errorOf(() => createConnector(settings('oracle://u:secret@db/app')));
     expect(isUsersyncError(error, 'config.invalid')).toBe(true);
     const { message } = error as Error;
     expect(message).toMatch(
@@ -43,24 +35,15 @@ describe('connector registry', () => {
     expect(message).not.toContain('secret');
   });
 
-  it('a source without a kind or without a path is config.invalid', () => {
+  it('a source without a kind or without a path is config.invalid', async () => {
     expect(
-      isUsersyncError(
-        errorOf(() => createConnector(settings('users.csv'))),
-        'config.invalid',
-      ),
+      isUsersyncError(await errorOf(() => createConnector(settings('users.csv'))), 'config.invalid'),
     ).toBe(true);
+    expect(isUsersyncError(await errorOf(() => createConnector(settings('csv:'))), 'config.invalid')).toBe(
+      true,
+    );
     expect(
-      isUsersyncError(
-        errorOf(() => createConnector(settings('csv:'))),
-        'config.invalid',
-      ),
-    ).toBe(true);
-    expect(
-      isUsersyncError(
-        errorOf(() => createConnector(settings('sqlite:crm.db'))),
-        'config.invalid',
-      ),
+      isUsersyncError(await errorOf(() => createConnector(settings('sqlite:crm.db'))), 'config.invalid'),
     ).toBe(true);
   });
 });

@@ -2,8 +2,8 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import type { ConnectorSettings, SourceConnector } from '../../src/connectors/connector.js';
-import { createConnector } from '../../src/connectors/index.js';
 import { useTempDir } from '../support/temp.js';
+import { createSqliteConnector } from '../../src/connectors/sqlite/sqlite-connector.js';
 
 /** Databases for the SQLite connector tests, built with plain better-sqlite3 (not the code under test). */
 export function useSqliteFixture() {
@@ -33,7 +33,7 @@ export function useSqliteFixture() {
 
   /** A connector on `dir/crm.db`, closed after the test. */
   function open(dir: string, settings: Partial<ConnectorSettings> = {}): SourceConnector {
-    const connector = createConnector({
+    const connector = createSqliteConnector({
       source: 'sqlite:crm.db',
       emailColumn: 'email',
       baseDir: dir,
@@ -57,12 +57,4 @@ export function withDatabase<T>(path: string, work: (db: Database.Database) => T
   }
 }
 
-/** The error a call throws (sync or async), or undefined. */
-export async function errorOf(work: () => unknown): Promise<unknown> {
-  try {
-    await work();
-    return undefined;
-  } catch (error) {
-    return error;
-  }
-}
+export { errorOf } from '../support/error-of.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createConnector } from '../../src/connectors/index.js';
 import { CONTRACT_COLUMNS, runConnectorContract, scanAll, type ContractRow } from './contract.js';
 import { useSqliteFixture, withDatabase } from './sqlite-fixture.js';
+import { createSqliteConnector } from '../../src/connectors/sqlite/sqlite-connector.js';
 
 const { tempDir, makeDatabase, open } = useSqliteFixture();
 
@@ -16,7 +16,7 @@ runConnectorContract('sqlite', async (rows: readonly ContractRow[], { readOnly }
       for (const row of rows) insert.run(...CONTRACT_COLUMNS.map((column) => row[column]));
     },
   );
-  const connector = createConnector({
+  const connector = createSqliteConnector({
     source: 'sqlite:crm.db',
     table: 'Member List',
     key: 'id',

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createConnection, type Connection } from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { ConnectorSettings, SourceConnector } from '../../src/connectors/connector.js';
-import { createConnector } from '../../src/connectors/index.js';
+import { createMysqlConnector } from '../../src/connectors/mysql/mysql-connector.js';
 
 /**
  * The MySQL/MariaDB server the tests use: USERSYNC_TEST_MYSQL_URL, by default the local
@@ -105,7 +105,7 @@ export function useMysqlFixture(): MysqlFixture {
     },
     tableName: (prefix = 't') => `${prefix}${++tables}`,
     open(settings) {
-      const connector = createConnector({
+      const connector = createMysqlConnector({
         source: url(),
         emailColumn: 'email',
         baseDir: '/',

@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { ConnectorSettings, SourceConnector } from '../../src/connectors/connector.js';
-import { createConnector } from '../../src/connectors/index.js';
 
 // The server, its reachability check and identifier quoting are the directory tests' too.
 import { POSTGRES_TEST_URL, postgresReachable, quoteIdent } from './postgres-directory.js';
+import { createPostgresConnector } from '../../src/connectors/postgres/postgres-connector.js';
 
 export { POSTGRES_TEST_URL, postgresReachable, quoteIdent };
 
@@ -89,7 +89,7 @@ export function usePostgresSources(): PostgresSources {
   return {
     ...schema,
     open: (settings) => {
-      const connector = createConnector({
+      const connector = createPostgresConnector({
         source: POSTGRES_TEST_URL,
         emailColumn: 'email',
         baseDir: '/',

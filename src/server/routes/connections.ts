@@ -250,7 +250,7 @@ async function describe(
   location: string;
   columns: Array<{ name: string; type: string; nullable: boolean; generated: boolean }>;
 }> {
-  const source = createConnector({
+  const source = await createConnector({
     source: connection.source,
     table: connection.table,
     key: connection.key,
