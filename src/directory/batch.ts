@@ -7,7 +7,8 @@ import { CompiledQuery } from 'kysely';
 import { emailKey } from '../core/normalize.js';
 import type { DirectoryDialect } from './dialect.js';
 import { selectInChunks } from './in-chunks.js';
-import { deleteLink, insertNewUsersLinks, putLink, ROWS_PER_INSERT } from './links.js';
+import type { LinkState } from '../core/link.js';
+import { deleteLink, insertNewUsersLinks, putLink, putLinks, ROWS_PER_INSERT } from './links.js';
 import type { Database } from './schema.js';
 import type { DirectoryOp, DirectoryOpResult } from './store.js';
 import { insertUser, liveUserRow, newUserRow, patchUser } from './user-writes.js';
@@ -32,11 +33,19 @@ export async function applyBatch(
       const created = await createUsersInBulk(trx, isUniqueViolation, connection, ops, now);
       if (created) return created;
     }
+    // Links are written together (putLinks) before any step that is not a link write.
+    const links: LinkState[] = [];
+    const flush = async () => {
+      await putLinks(trx, connection, links, now);
+      links.length = 0;
+    };
     const results: DirectoryOpResult[] = [];
     for (const op of ops) {
-      const apply = () => applyOp(trx, connection, op, now);
+      if (op.type === 'createUser' || op.type === 'deleteLink') await flush();
+      const apply = () => applyOp(trx, connection, op, now, links);
       results.push(mayConflict(op) ? await inSavepoint(trx, isUniqueViolation, apply) : await apply());
     }
+    await flush();
     return results;
   });
 }
@@ -140,11 +149,13 @@ async function inSavepoint(
   return result;
 }
 
+/** One step; an update's link joins `links`, which the caller writes. */
 async function applyOp(
   db: Kysely<Database>,
   connection: string,
   op: DirectoryOp,
   now: string,
+  links: LinkState[],
 ): Promise<DirectoryOpResult> {
   switch (op.type) {
     case 'createUser':
@@ -153,9 +164,9 @@ async function applyOp(
       await putLink(db, connection, op.link, now);
       return 'ok';
     case 'updateUser':
-      return applyUpdate(db, connection, op, now);
+      return applyUpdate(db, op, now, links);
     case 'putLink':
-      await putLink(db, connection, op.link, now);
+      links.push(op.link);
       return 'ok';
     case 'deleteLink':
       await deleteLink(db, connection, op.key);
@@ -163,12 +174,12 @@ async function applyOp(
   }
 }
 
-/** Patches the user only if it is still at the version the sync read, then writes its link. */
+/** Patches the user only if it is still at the version the sync read; then its link is to be written. */
 async function applyUpdate(
   db: Kysely<Database>,
-  connection: string,
   op: Extract<DirectoryOp, { type: 'updateUser' }>,
   now: string,
+  links: LinkState[],
 ): Promise<DirectoryOpResult> {
   const current = await liveUserRow(db, op.userId, op.expectedVersion);
   if (current === null) return 'stale';
@@ -176,6 +187,6 @@ async function applyUpdate(
     const outcome = await patchUser(db, current, op.patch, now);
     if (outcome.type !== 'ok') return outcome.type;
   }
-  await putLink(db, connection, op.link, now);
+  links.push(op.link);
   return 'ok';
 }

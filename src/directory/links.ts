@@ -137,6 +137,42 @@ function linkValues(link: LinkState, now: string) {
   };
 }
 
+/**
+ * Writes links as `putLink` does, many per statement: first each user's other links in
+ * this connection go (any but its (user, key) pair, so two users trading rows never meet on
+ * the one-link-per-user index), then the links are upserted by key. The last link given
+ * for a key, or for a user, wins.
+ */
+export async function putLinks(
+  db: Kysely<Database>,
+  connection: string,
+  links: readonly LinkState[],
+  now: string,
+): Promise<void> {
+  const byUser = new Map(links.map((l) => [l.userId, l]));
+  const unique = [...new Map([...byUser.values()].map((l) => [l.key, l])).values()];
+  for (let i = 0; i < unique.length; i += ROWS_PER_INSERT) {
+    const chunk = unique.slice(i, i + ROWS_PER_INSERT);
+    await db
+      .deleteFrom('links')
+      .where('connection', '=', connection)
+      .where(
+        'user_id',
+        'in',
+        chunk.map((l) => l.userId),
+      )
+      .where(({ eb, refTuple, tuple }) =>
+        eb(
+          refTuple('user_id', 'source_key'),
+          'not in',
+          chunk.map((l) => tuple(l.userId, l.key)),
+        ),
+      )
+      .execute();
+  }
+  await insertNewUsersLinks(db, connection, unique, now);
+}
+
 /** Links of users just created (they have no other link to replace), many rows per statement. */
 export async function insertNewUsersLinks(
   db: Kysely<Database>,

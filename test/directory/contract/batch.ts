@@ -214,6 +214,26 @@ export function describeBatch(makeStore: MakeStore): void {
       expect((await store.linksOfUser('billing', 'u1')).map((l) => l.key)).toEqual(['b1']);
     });
 
+    it('link writes in one batch: users trade rows, one moves to a new row, a row goes and comes back', async () => {
+      const { store } = await open();
+      await store.applyBatch('crm', [
+        { type: 'createUser', user: newUser('u1', 'ann@example.com'), link: link('u1', 'k1') },
+        { type: 'createUser', user: newUser('u2', 'bo@example.com'), link: link('u2', 'k2') },
+        { type: 'createUser', user: newUser('u3', 'cy@example.com'), link: link('u3', 'k3') },
+      ]);
+      const results = await store.applyBatch('crm', [
+        { type: 'putLink', link: link('u1', 'k2') },
+        { type: 'updateUser', userId: 'u2', expectedVersion: 1, patch: null, link: link('u2', 'k1') },
+        { type: 'putLink', link: link('u3', 'k9', { baseline: { name: 'Cy' } }) },
+        { type: 'deleteLink', key: 'k9' },
+        { type: 'putLink', link: link('u3', 'k3', { suspended: true }) },
+      ]);
+      expect(results).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
+      const links = (await collect(store.scanLinks('crm', 10))).flat();
+      expect(links.map((l) => `${l.key}:${l.userId}`)).toEqual(['k1:u2', 'k2:u1', 'k3:u3']);
+      expect(links.find((l) => l.key === 'k3')?.suspended).toBe(true);
+    });
+
     it('a batch that fails is not applied at all', async () => {
       const { store } = await open();
       await store.applyBatch('crm', [
