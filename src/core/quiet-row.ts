@@ -1,12 +1,13 @@
 /**
- * Telling, from digests alone, that a row needs nothing: the runner keeps a digest per
- * link and per user instead of whole objects, so a sync where little changed holds little
- * in memory and a no-op costs a comparison per row (STYLE: a content hash per record).
+ * Telling, from digests alone, that a row needs nothing: the runner keeps one digest per
+ * link (null when its user no longer agrees with it) instead of whole objects, and looks up
+ * the rest only for the rows that need work, so a sync where little changed holds little in
+ * memory and a no-op costs a comparison per row (STYLE: a content hash per record).
  */
 import { createHash } from 'node:crypto';
 import type { MappedField } from './fields.js';
 import type { Baseline, LinkState } from './link.js';
-import { parseEmail, parseValue, type Canonical } from './normalize.js';
+import { emailKey, parseEmail, parseValue, type Canonical } from './normalize.js';
 import type { PlanContext, QuietRow } from './plan.js';
 import type { SourceRow } from './source-row.js';
 import { appCanonical } from './user-values.js';
@@ -20,10 +21,6 @@ function digest(values: ReadonlyArray<Canonical | undefined>): string {
 
 export function baselineDigest(baseline: Baseline, fields: readonly MappedField[]): string {
   return digest(fields.map((f) => baseline[f.id]));
-}
-
-export function userDigest(user: DirectoryUser, fields: readonly MappedField[]): string {
-  return digest(fields.map((f) => appCanonical(user, f)));
 }
 
 /** Null when a value cannot be read: such a row goes to the planner, which reports it. */
@@ -40,83 +37,82 @@ export function rowDigest(
   return digest(canonical);
 }
 
-/** What the runner keeps of a link. */
-export interface LinkDigest {
+/** What the runner keeps of a link and its user. */
+export interface PairDigest {
   readonly userId: string;
   readonly sourceEmail: string;
   readonly suspended: boolean;
-  readonly digest: string;
+  /**
+   * The baseline's digest when the user is live, still has the link's email (so it is that
+   * email's owner) and agrees with the baseline on every mapped field; otherwise null, and
+   * the pair's row goes to the planner.
+   */
+  readonly digest: string | null;
 }
 
-/** What the runner keeps of a user. */
-export interface UserDigest {
-  readonly emailKey: string;
-  readonly live: boolean;
-  readonly digest: string;
+export function pairDigest(
+  link: LinkState,
+  user: DirectoryUser | null,
+  fields: readonly MappedField[],
+): PairDigest {
+  const agrees =
+    user !== null &&
+    user.deletedAt === null &&
+    emailKey(user.email) === link.sourceEmail &&
+    fields.every((f) => appCanonical(user, f) === link.baseline[f.id]);
+  return {
+    userId: link.userId,
+    sourceEmail: link.sourceEmail,
+    suspended: link.suspended,
+    digest: agrees ? baselineDigest(link.baseline, fields) : null,
+  };
+}
+
+/** The directory as a sync compares rows with it: the connection's links by row key. */
+export interface DirectoryDigest {
+  readonly links: ReadonlyMap<string, PairDigest>;
 }
 
 /**
- * The row as a QuietRow when the planner would find nothing to do with it: linked to a
- * live user, with the email it had at the last sync, which is that user's own, both sides
- * equal to the baseline, and the filter saying what it said then.
+ * What the directory says about the rows the planner sees in full, looked up for those rows
+ * alone (so a sync never holds every user): the live users that have their emails, and the
+ * live users their userId column names.
  */
-export function quietRow(
+export interface RowFacts {
+  /** Email (matching form) → the live user that has it. */
+  readonly owners: ReadonlyMap<string, string>;
+  readonly liveIds: ReadonlySet<string>;
+}
+
+/** The emails (matching form) and user ids the facts about these rows are made of. */
+export function factsToLookUp(
   ctx: PlanContext,
-  row: SourceRow,
-  link: LinkDigest | undefined,
-  user: UserDigest | undefined,
-  emailOwner: string | undefined,
-): QuietRow | null {
-  if (!link || !user?.live) return null;
+  rows: readonly SourceRow[],
+): { emails: string[]; ids: string[] } {
+  const emails = new Set<string>();
+  const ids = new Set<string>();
+  const userIdColumn = ctx.mapping.fields.find((f) => f.id === 'userId')?.column;
+  for (const row of rows) {
+    const email = parseEmail(row.values[ctx.mapping.emailColumn]);
+    if (email.ok) emails.add(email.key);
+    const named = userIdColumn === undefined ? undefined : row.values[userIdColumn];
+    if (typeof named === 'string' && named !== '') ids.add(named);
+  }
+  return { emails: [...emails], ids: [...ids] };
+}
+
+/**
+ * True when the planner would find nothing to do with the row: its link's user agrees with
+ * the baseline and still has the row's email, the row agrees with the baseline too, and the
+ * filter says what it said then.
+ */
+export function quietRow(ctx: PlanContext, row: SourceRow, pair: PairDigest | undefined): boolean {
+  if (!pair || pair.digest === null) return false;
   const email = parseEmail(row.values[ctx.mapping.emailColumn]);
-  if (!email.ok || email.key !== link.sourceEmail) return null;
-  if (emailOwner !== link.userId) return null;
+  if (!email.ok || email.key !== pair.sourceEmail) return false;
   const matches = ctx.filter === null || ctx.filter(row.values);
-  if (matches === link.suspended) return null;
-  const values = rowDigest(row.values, ctx.mapping.fields);
-  if (values !== link.digest || user.digest !== link.digest) return null;
-  return { key: row.key, emailKey: email.key, userId: link.userId };
-}
-
-/** The directory as digests: enough to find quiet rows and to know what else to load. */
-export interface DirectoryDigest {
-  /** The connection's links by row key. */
-  readonly links: ReadonlyMap<string, LinkDigest>;
-  /** Every user, tombstones included. */
-  readonly users: ReadonlyMap<string, UserDigest>;
-  /** Live users by email (matching form). */
-  readonly emailOwners: ReadonlyMap<string, string>;
-  /** Users with a link in this connection → its row key. */
-  readonly linkOfUser: ReadonlyMap<string, string>;
-}
-
-/** A DirectoryDigest being filled, page by page. */
-export interface DirectoryDigestBuilder extends DirectoryDigest {
-  readonly links: Map<string, LinkDigest>;
-  readonly users: Map<string, UserDigest>;
-  readonly emailOwners: Map<string, string>;
-  readonly linkOfUser: Map<string, string>;
-}
-
-export function emptyDirectoryDigest(): DirectoryDigestBuilder {
-  return { links: new Map(), users: new Map(), emailOwners: new Map(), linkOfUser: new Map() };
-}
-
-export function addUser(
-  into: DirectoryDigestBuilder,
-  user: DirectoryUser,
-  fields: readonly MappedField[],
-): void {
-  const emailKey = user.email.trim().toLowerCase();
-  const live = user.deletedAt === null;
-  into.users.set(user.id, { emailKey, live, digest: userDigest(user, fields) });
-  if (live) into.emailOwners.set(emailKey, user.id);
-}
-
-export function addLink(into: DirectoryDigestBuilder, link: LinkState, fields: readonly MappedField[]): void {
-  const { key, userId, sourceEmail, suspended } = link;
-  into.links.set(key, { userId, sourceEmail, suspended, digest: baselineDigest(link.baseline, fields) });
-  into.linkOfUser.set(userId, key);
+  if (matches === pair.suspended) return false;
+  return rowDigest(row.values, ctx.mapping.fields) === pair.digest;
 }
 
 /** Splits rows into the ones the planner must see in full and the keys of the quiet ones. */
@@ -127,11 +123,7 @@ export function splitRows(
   into: { rows: SourceRow[]; quietKeys: string[] },
 ): void {
   for (const row of rows) {
-    const link = directory.links.get(row.key);
-    const user = link && directory.users.get(link.userId);
-    const email = parseEmail(row.values[ctx.mapping.emailColumn]);
-    const owner = email.ok ? directory.emailOwners.get(email.key) : undefined;
-    if (quietRow(ctx, row, link, user, owner)) into.quietKeys.push(row.key);
+    if (quietRow(ctx, row, directory.links.get(row.key))) into.quietKeys.push(row.key);
     else into.rows.push(row);
   }
 }
@@ -167,30 +159,37 @@ export function quietInput(
 
 /**
  * The email (matching form) of a row the planner imports as a new user, or null. Such a row
- * has no link, a valid email that no live user has, and no known user's id in its userId
+ * has no link, a valid email that no live user has, and no live user's id in its userId
  * column (that would be a linked row under a new key); provided no other row shares its key
  * or email, its plan depends on nothing else the source or the directory holds.
  */
-export function newUserEmail(ctx: PlanContext, row: SourceRow, directory: DirectoryDigest): string | null {
+export function newUserEmail(
+  ctx: PlanContext,
+  row: SourceRow,
+  directory: DirectoryDigest,
+  facts: RowFacts,
+): string | null {
   if (directory.links.has(row.key)) return null;
   const email = parseEmail(row.values[ctx.mapping.emailColumn]);
-  if (!email.ok || directory.emailOwners.has(email.key)) return null;
+  if (!email.ok || facts.owners.has(email.key)) return null;
   const userIdColumn = ctx.mapping.fields.find((f) => f.id === 'userId')?.column;
   const named = userIdColumn === undefined ? undefined : row.values[userIdColumn];
-  if (typeof named === 'string' && directory.users.has(named)) return null;
+  if (typeof named === 'string' && facts.liveIds.has(named)) return null;
   return email.key;
 }
 
 /**
- * The users and links the planner needs in full besides the quiet rows: those of the rows
- * it sees, of the email owners and users those rows name, of the links whose row was not
- * read, every live user with no link here (it may need a row), and the links of all those.
+ * The users and links the planner needs in full, besides the quiet rows and besides what
+ * the runner adds (every live user with no link here, which may need a row, and the links
+ * of all these users): those of the rows it sees, of the email owners and users those rows
+ * name, and of the links whose row was not read.
  */
 export function neededForPlan(
   ctx: PlanContext,
   rows: readonly SourceRow[],
   seenKeys: ReadonlySet<string>,
   directory: DirectoryDigest,
+  facts: RowFacts,
 ): { userIds: Set<string>; linkKeys: Set<string> } {
   const userIds = new Set<string>();
   const linkKeys = new Set<string>();
@@ -202,23 +201,15 @@ export function neededForPlan(
       userIds.add(link.userId);
     }
     const email = parseEmail(row.values[ctx.mapping.emailColumn]);
-    const owner = email.ok ? directory.emailOwners.get(email.key) : undefined;
+    const owner = email.ok ? facts.owners.get(email.key) : undefined;
     if (owner !== undefined) userIds.add(owner);
     const named = userIdColumn === undefined ? undefined : row.values[userIdColumn];
-    if (typeof named === 'string' && directory.users.has(named)) userIds.add(named);
+    if (typeof named === 'string' && facts.liveIds.has(named)) userIds.add(named);
   }
   for (const [key, link] of directory.links) {
     if (seenKeys.has(key)) continue;
     linkKeys.add(key);
     userIds.add(link.userId);
-  }
-  for (const [id, user] of directory.users) {
-    if (user.live && !directory.linkOfUser.has(id)) userIds.add(id);
-  }
-  // The planner must know whether each of these users already has a row here.
-  for (const id of userIds) {
-    const key = directory.linkOfUser.get(id);
-    if (key !== undefined) linkKeys.add(key);
   }
   return { userIds, linkKeys };
 }

@@ -13,7 +13,14 @@ import { applyBatch } from './batch.js';
 import { getConnectionState, setConnectionState } from './connection-state.js';
 import type { DirectoryDialect } from './dialect.js';
 import { getIssue, listIssues, recordIssues } from './issues.js';
-import { findLinks, linksOfUser, linksOfUsers, scanLinks, suspendedElsewhere } from './links.js';
+import {
+  findLinks,
+  linksOfUser,
+  linksOfUsers,
+  scanLinks,
+  scanLinksWithUsers,
+  suspendedElsewhere,
+} from './links.js';
 import { acquireRunLock, releaseRunLock } from './locks.js';
 import { failInterruptedRuns, finishRun, getRun, listRuns, setRunProgress, startRun } from './runs.js';
 import {
@@ -51,6 +58,7 @@ import {
   getUser,
   getUsers,
   listUsers,
+  liveUsersWithoutLink,
   scanUsers,
   usersChangedSince,
 } from './users.js';
@@ -105,6 +113,15 @@ export class KyselyDirectoryStore implements DirectoryStore {
 
   scanLinks(connection: string, pageSize: number): AsyncIterable<LinkState[]> {
     return scanLinks(this.db, connection, pageSize);
+  }
+  scanLinksWithUsers(
+    connection: string,
+    pageSize: number,
+  ): AsyncIterable<Array<{ link: LinkState; user: DirectoryUser }>> {
+    return scanLinksWithUsers(this.db, connection, pageSize);
+  }
+  liveUsersWithoutLink(connection: string): Promise<DirectoryUser[]> {
+    return liveUsersWithoutLink(this.db, connection);
   }
   linksOfUser(connection: string, userId: string): Promise<LinkState[]> {
     return linksOfUser(this.db, connection, userId);

@@ -1,6 +1,8 @@
 /** Links (SPEC §1): per (connection, user), the source row's key and the baseline. */
 import type { Kysely, Selectable } from 'kysely';
 import type { Baseline, LinkState } from '../core/link.js';
+import type { DirectoryUser } from '../core/user.js';
+import { toUser } from './users.js';
 import type { Database, LinksTable } from './schema.js';
 import { selectInChunks } from './in-chunks.js';
 
@@ -34,6 +36,51 @@ export async function* scanLinks(
     if (rows.length > 0) yield rows.map(toLink);
     if (rows.length < limit) return;
     after = rows[rows.length - 1]?.source_key;
+  }
+}
+
+/**
+ * Pages through a connection's links by source key (keyset), each with its user: what a
+ * full sync compares every row with, in one pass over the links' primary key.
+ */
+export async function* scanLinksWithUsers(
+  db: Kysely<Database>,
+  connection: string,
+  pageSize: number,
+): AsyncIterable<Array<{ link: LinkState; user: DirectoryUser }>> {
+  const limit = Math.max(1, Math.floor(pageSize));
+  let after: string | undefined;
+  for (;;) {
+    let query = db
+      .selectFrom('links')
+      .innerJoin('users', 'users.id', 'links.user_id')
+      .selectAll('users')
+      .select([
+        'links.source_key as link_key',
+        'links.source_email as link_email',
+        'links.baseline as link_baseline',
+        'links.suspended as link_suspended',
+      ])
+      .where('links.connection', '=', connection)
+      .orderBy('links.source_key')
+      .limit(limit);
+    if (after !== undefined) query = query.where('links.source_key', '>', after);
+    const rows = await query.execute();
+    if (rows.length > 0)
+      yield rows.map((row) => ({
+        link: toLink({
+          connection,
+          source_key: row.link_key,
+          user_id: row.id,
+          source_email: row.link_email,
+          baseline: row.link_baseline,
+          suspended: row.link_suspended,
+          updated_at: row.updated_at,
+        }),
+        user: toUser(row),
+      }));
+    if (rows.length < limit) return;
+    after = rows[rows.length - 1]?.link_key;
   }
 }
 

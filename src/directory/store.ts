@@ -180,6 +180,13 @@ export interface DirectoryStore {
   deleteUser(id: string): Promise<DirectoryUser | null>;
 
   scanLinks(connection: string, pageSize: number): AsyncIterable<LinkState[]>;
+  /** A connection's links by row key, each with its user (tombstones included). */
+  scanLinksWithUsers(
+    connection: string,
+    pageSize: number,
+  ): AsyncIterable<Array<{ link: LinkState; user: DirectoryUser }>>;
+  /** Live users with no link in this connection. */
+  liveUsersWithoutLink(connection: string): Promise<DirectoryUser[]>;
   linksOfUser(connection: string, userId: string): Promise<LinkState[]>;
   /** The links of these row keys (for the single-user path). */
   findLinks(connection: string, keys: readonly string[]): Promise<LinkState[]>;

@@ -53,6 +53,29 @@ export async function usersChangedSince(db: Kysely<Database>, since: string): Pr
   return rows.map(toUser);
 }
 
+/** Live users with no link in this connection: those a full sync may give a row. */
+export async function liveUsersWithoutLink(
+  db: Kysely<Database>,
+  connection: string,
+): Promise<DirectoryUser[]> {
+  const rows = await db
+    .selectFrom('users')
+    .selectAll()
+    .where('deleted_at', 'is', null)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('links')
+            .select('links.user_id')
+            .where('links.connection', '=', connection)
+            .whereRef('links.user_id', '=', 'users.id'),
+        ),
+      ),
+    )
+    .execute();
+  return rows.map(toUser);
+}
+
 /** Live users with these emails (matching form), chunked. */
 export async function findUsersByEmailKeys(
   db: Kysely<Database>,

@@ -7,18 +7,20 @@ import type { ConnectionConfig, LoadedConfig } from '../config.js';
 import type { SourceConnector, SourceDescription, SourceRow } from '../connectors/connector.js';
 import { createConnector } from '../connectors/index.js';
 import { UsersyncError } from '../core/errors.js';
+import { emailKey } from '../core/normalize.js';
 import { mappedColumns, type MappedField } from '../core/fields.js';
 import { planSync } from '../core/plan-sync.js';
 import type { PlanContext, SyncMode, SyncPlan } from '../core/plan.js';
 import {
-  addLink,
-  addUser,
-  emptyDirectoryDigest,
+  factsToLookUp,
   neededForPlan,
   newUserEmail,
+  pairDigest,
   quietInput,
   splitRows,
   type DirectoryDigest,
+  type PairDigest,
+  type RowFacts,
 } from '../core/quiet-row.js';
 import type { DirectoryStore } from '../directory/store.js';
 import { effectiveMode, mappingOf, planContext } from './plan-context.js';
@@ -95,25 +97,39 @@ export async function readAndPlan(
       return { ...planned, source, release };
     }
     const directory = await digestDirectory(store, connection);
+    const totalUsers = await store.countUsers();
     const ctx = planContext(connection, {
       mode,
       keyColumn: source.keyColumn,
-      totalUsers: countLive(directory),
+      totalUsers,
       approveMassChange: options.approveMassChange ?? false,
       suspendedElsewhere: await store.suspendedElsewhere(connection.name),
     });
-    const read = await readRows(ctx, connection, source, columns, directory, options);
+    // With no live user, no row's email or userId can name one: nothing to look up.
+    const lookUp = totalUsers === 0 ? noFacts : (rows: readonly SourceRow[]) => lookUpFacts(store, ctx, rows);
+    const read = await readRows(ctx, connection, source, columns, directory, lookUp, options);
     const { rows: moreRows, streamed } = await read.newRows.finish(read.rows, read.repeatedKeys, {
       source,
       columns,
-      isNewUserRow: (row) => newUserEmail(ctx, row, directory) !== null,
+      isNewUserRow: (row) => newUserEmail(ctx, row, directory, read.facts) !== null,
     });
     const rows = [...read.rows, ...moreRows];
-    const { userIds, linkKeys } = neededForPlan(ctx, rows, read.seen, directory);
-    const users = await store.getUsers([...userIds]);
-    const links = await store.findLinks(connection.name, [...linkKeys]);
+    const { userIds, linkKeys } = neededForPlan(ctx, rows, read.seen, directory, read.facts);
+    const users = new Map((await store.getUsers([...userIds])).map((u) => [u.id, u]));
+    // Live users with no row here may need one.
+    for (const user of await store.liveUsersWithoutLink(connection.name)) users.set(user.id, user);
+    const links = new Map((await store.findLinks(connection.name, [...linkKeys])).map((l) => [l.key, l]));
+    // The planner must know whether each of these users already has a row here.
+    for (const link of await store.linksOfUsers(connection.name, [...users.keys()]))
+      links.set(link.key, link);
     const quiet = quietInput(ctx, directory, read.quietKeys, read.repeatedKeys, rows);
-    const plan = planSync(ctx, { rows, ...quiet, seenKeys: read.seen, users, links });
+    const plan = planSync(ctx, {
+      rows,
+      ...quiet,
+      seenKeys: read.seen,
+      users: [...users.values()],
+      links: [...links.values()],
+    });
     options.onProgress?.({ connection: connection.name, phase: 'plan', actions: plan.actions.length });
     return { plan, ctx, columns, mode, source, release, maxCursor: read.maxCursor, scope: 'full', streamed };
   } catch (error) {
@@ -124,7 +140,8 @@ export async function readAndPlan(
 
 /**
  * Streams every row past the directory's digests, page by page. Keeps in full only the rows
- * that need work, quiet rows by key, new-user rows as `NewRows` decides; and every key met.
+ * that need work (and what the directory says about them), quiet rows by key, new-user rows
+ * as `NewRows` decides; and every key met.
  */
 async function readRows(
   ctx: PlanContext,
@@ -132,9 +149,12 @@ async function readRows(
   source: SourceConnector,
   columns: readonly string[],
   directory: DirectoryDigest,
+  lookUp: (rows: readonly SourceRow[]) => Promise<RowFacts>,
   options: ReadPlanOptions,
 ) {
   const rows: SourceRow[] = [];
+  // What the directory says about the rows kept in full (new-user rows have nothing to say).
+  const facts = { owners: new Map<string, string>(), liveIds: new Set<string>() };
   const quietKeys: string[] = [];
   const newRows = new NewRows(
     ctx.mapping.emailColumn,
@@ -147,8 +167,11 @@ async function readRows(
     await yieldToEventLoop();
     const split = { rows: [] as SourceRow[], quietKeys };
     splitRows(ctx, page, directory, split);
+    const found = await lookUp(split.rows);
+    for (const [email, id] of found.owners) facts.owners.set(email, id);
+    for (const id of found.liveIds) facts.liveIds.add(id);
     for (const row of split.rows) {
-      const email = newUserEmail(ctx, row, directory);
+      const email = newUserEmail(ctx, row, directory, found);
       if (email === null) rows.push(row);
       else newRows.add(row, email);
     }
@@ -159,7 +182,7 @@ async function readRows(
     }
     options.onProgress?.({ connection: connection.name, phase: 'read', rows: seen.size });
   }
-  return { rows, quietKeys, newRows, seen, repeatedKeys, maxCursor };
+  return { rows, quietKeys, newRows, seen, repeatedKeys, maxCursor, facts };
 }
 
 /** Checks the mapping against the source's columns; returns the columns a sync reads. */
@@ -176,27 +199,37 @@ export async function columnsToRead(
   return connection.cursor && !mapped.includes(connection.cursor) ? [...mapped, connection.cursor] : mapped;
 }
 
-/** Every user and this connection's links, as digests: what a sync compares rows with. */
+/** This connection's links with their users, as digests: what a sync compares rows with. */
 async function digestDirectory(
   store: DirectoryStore,
   connection: ConnectionConfig,
 ): Promise<DirectoryDigest> {
-  const digest = emptyDirectoryDigest();
-  for await (const page of store.scanUsers(PAGE_SIZE, { includeDeleted: true })) {
+  const links = new Map<string, PairDigest>();
+  for await (const page of store.scanLinksWithUsers(connection.name, PAGE_SIZE)) {
     await yieldToEventLoop();
-    for (const user of page) addUser(digest, user, connection.fields);
+    for (const { link, user } of page) links.set(link.key, pairDigest(link, user, connection.fields));
   }
-  for await (const page of store.scanLinks(connection.name, PAGE_SIZE)) {
-    await yieldToEventLoop();
-    for (const link of page) addLink(digest, link, connection.fields);
-  }
-  return digest;
+  return { links };
 }
 
-function countLive(directory: DirectoryDigest): number {
-  let n = 0;
-  for (const user of directory.users.values()) if (user.live) n += 1;
-  return n;
+/** The live users the rows' emails and userId column name. */
+async function lookUpFacts(
+  store: DirectoryStore,
+  ctx: PlanContext,
+  rows: readonly SourceRow[],
+): Promise<RowFacts> {
+  if (rows.length === 0) return noFacts();
+  const { emails, ids } = factsToLookUp(ctx, rows);
+  const owners = await store.findUsersByEmailKeys(emails);
+  const named = await store.getUsers(ids);
+  return {
+    owners: new Map(owners.map((u) => [emailKey(u.email), u.id])),
+    liveIds: new Set(named.filter((u) => u.deletedAt === null).map((u) => u.id)),
+  };
+}
+
+async function noFacts(): Promise<RowFacts> {
+  return { owners: new Map(), liveIds: new Set() };
 }
 
 /** Appendix A: a column the source does not have is a clear error naming the file and the key. */

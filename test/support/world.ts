@@ -10,6 +10,7 @@ import { planSync } from '../../src/core/plan-sync.js';
 import type { PlanContext, SyncPlan } from '../../src/core/plan.js';
 import * as digests from '../../src/core/quiet-row.js';
 import type { DirectoryUser, UserPatch } from '../../src/core/user.js';
+import { emailKey } from '../../src/core/normalize.js';
 
 export type Row = Record<string, unknown>;
 
@@ -87,9 +88,14 @@ export function addUser(world: World, fields: Partial<DirectoryUser> & { email: 
  */
 export function planFromDigests(world: World, overrides: Partial<PlanContext> = {}): SyncPlan {
   const ctx = context(world, overrides);
-  const digest = digests.emptyDirectoryDigest();
-  for (const user of world.users.values()) digests.addUser(digest, user, ctx.mapping.fields);
-  for (const link of world.links.values()) digests.addLink(digest, link, ctx.mapping.fields);
+  const users = [...world.users.values()];
+  const links = [...world.links.values()];
+  const byId = new Map(users.map((u) => [u.id, u]));
+  const digest: digests.DirectoryDigest = {
+    links: new Map(
+      links.map((l) => [l.key, digests.pairDigest(l, byId.get(l.userId) ?? null, ctx.mapping.fields)]),
+    ),
+  };
   const split = { rows: [] as SourceRow[], quietKeys: [] as string[] };
   digests.splitRows(
     ctx,
@@ -97,16 +103,28 @@ export function planFromDigests(world: World, overrides: Partial<PlanContext> = 
     digest,
     split,
   );
+  // The runner looks these up in the directory for the rows that are not quiet.
+  const live = users.filter((u) => u.deletedAt === null);
+  const wanted = digests.factsToLookUp(ctx, split.rows);
+  const facts = {
+    owners: new Map(
+      live.filter((u) => wanted.emails.includes(emailKey(u.email))).map((u) => [emailKey(u.email), u.id]),
+    ),
+    liveIds: new Set(live.filter((u) => wanted.ids.includes(u.id)).map((u) => u.id)),
+  };
   const seen = new Set(world.rows.keys());
-  const { userIds, linkKeys } = digests.neededForPlan(ctx, split.rows, seen, digest);
+  const { userIds, linkKeys } = digests.neededForPlan(ctx, split.rows, seen, digest, facts);
+  const linked = new Set(links.map((l) => l.userId));
+  for (const user of live) if (!linked.has(user.id)) userIds.add(user.id);
+  for (const link of links) if (userIds.has(link.userId)) linkKeys.add(link.key);
   // A world's rows have distinct keys (a Map): no key repeats.
   const quiet = digests.quietInput(ctx, digest, split.quietKeys, new Set(), split.rows);
   return planSync(ctx, {
     rows: split.rows,
     ...quiet,
     seenKeys: seen,
-    users: [...world.users.values()].filter((u) => userIds.has(u.id)),
-    links: [...world.links.values()].filter((l) => linkKeys.has(l.key)),
+    users: users.filter((u) => userIds.has(u.id)),
+    links: links.filter((l) => linkKeys.has(l.key)),
   });
 }
 

@@ -214,6 +214,35 @@ export function describeBatch(makeStore: MakeStore): void {
       expect((await store.linksOfUser('billing', 'u1')).map((l) => l.key)).toEqual(['b1']);
     });
 
+    it('scanLinksWithUsers pages links with their users; liveUsersWithoutLink finds the rest', async () => {
+      const { store } = await open();
+      await store.applyBatch('crm', [
+        { type: 'createUser', user: newUser('u1', 'ann@example.com'), link: link('u1', 'k1') },
+        { type: 'createUser', user: newUser('u2', 'bo@example.com'), link: link('u2', 'k2') },
+        { type: 'createUser', user: newUser('u3', 'cy@example.com'), link: link('u3', 'k3') },
+      ]);
+      await store.applyBatch('billing', [{ type: 'putLink', link: link('u3', 'b3') }]);
+      await store.deleteUser('u2');
+      const lone = await store.createUser({ email: 'di@example.com' });
+      const gone = await store.createUser({ email: 'ed@example.com' });
+      await store.deleteUser(gone.id);
+
+      const pages = await collect(store.scanLinksWithUsers('crm', 2));
+      expect(pages.map((p) => p.length)).toEqual([2, 1]);
+      expect(
+        pages.flat().map(({ link: l, user }) => [l.key, user.id, user.email, user.deletedAt !== null]),
+      ).toEqual([
+        ['k1', 'u1', 'ann@example.com', false],
+        ['k2', 'u2', 'bo@example.com', true],
+        ['k3', 'u3', 'cy@example.com', false],
+      ]);
+      expect(pages[0]![0]!.link).toEqual(link('u1', 'k1'));
+      expect((await store.liveUsersWithoutLink('crm')).map((u) => u.id)).toEqual([lone.id]);
+      expect((await store.liveUsersWithoutLink('billing')).map((u) => u.id).sort()).toEqual(
+        ['u1', lone.id].sort(),
+      );
+    });
+
     it('link writes in one batch: users trade rows, one moves to a new row, a row goes and comes back', async () => {
       const { store } = await open();
       await store.applyBatch('crm', [
