@@ -75,7 +75,8 @@ const CANONICAL_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
  */
 export function parseDate(raw: unknown): Parsed {
   if (raw === null || raw === undefined) return { ok: true, value: null };
-  if (raw instanceof Date) return fromMillis(raw.getTime(), String(raw));
+  if (raw instanceof Date)
+    return Number.isNaN(raw.getTime()) ? notADate(String(raw)) : { ok: true, value: raw.toISOString() };
   if (typeof raw === 'number') return fromEpoch(raw);
   if (typeof raw === 'bigint') return fromEpoch(Number(raw));
   if (typeof raw !== 'string') return { ok: false, reason: `a ${describe(raw)} is not a date` };
@@ -103,10 +104,29 @@ export function parseDate(raw: unknown): Parsed {
   );
 }
 
-/** A canonical date string that names a real instant (2024-02-30 does not survive the round trip). */
+/**
+ * A canonical date string (its shape already checked) that names a real instant: no
+ * 2024-02-30 or 25:00. Checked field by field: this runs for every date a sync compares.
+ */
 function isRealDate(iso: string): boolean {
-  const ms = Date.parse(iso);
-  return !Number.isNaN(ms) && new Date(ms).toISOString() === iso;
+  const field = (from: number, to: number) => Number(iso.slice(from, to));
+  const year = field(0, 4);
+  const month = field(5, 7);
+  const day = field(8, 10);
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth(year, month) &&
+    field(11, 13) <= 23 &&
+    field(14, 16) <= 59 &&
+    field(17, 19) <= 59
+  );
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!;
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
 }
 
 function fromEpoch(n: number): Parsed {

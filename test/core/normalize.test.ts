@@ -27,18 +27,29 @@ describe('dates', () => {
     [1714555800000, '2024-05-01T09:30:00.000Z'],
     ['1714555800', '2024-05-01T09:30:00.000Z'],
     [new Date('2024-05-01T09:30:00Z'), '2024-05-01T09:30:00.000Z'],
+    ['2024-02-29T00:00:00.000Z', '2024-02-29T00:00:00.000Z'],
+    ['2000-02-29T23:59:59.999Z', '2000-02-29T23:59:59.999Z'],
   ])('%j reads as %s', (raw, iso) => {
     expect(parseDate(raw)).toEqual({ ok: true, value: iso });
   });
 
-  it.each(['2024-02-30', '2024-02-30T00:00:00.000Z', '2024-13-01', '2024-05-01T25:00', 'last tuesday', {}])(
-    '%j is not a date',
-    (raw) => {
-      const parsed = parseDate(raw);
-      expect(parsed.ok).toBe(false);
-      if (!parsed.ok) expect(parsed.reason).toMatch(/not a date/);
-    },
-  );
+  it.each([
+    '2024-02-30',
+    '2024-02-30T00:00:00.000Z',
+    '2023-02-29T00:00:00.000Z',
+    '1900-02-29T00:00:00.000Z',
+    '2024-04-31T00:00:00.000Z',
+    '2024-01-01T24:00:00.000Z',
+    '2024-13-01',
+    '2024-05-01T25:00',
+    'last tuesday',
+    new Date(Number.NaN),
+    {},
+  ])('%j is not a date', (raw) => {
+    const parsed = parseDate(raw);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.reason).toMatch(/not a date/);
+  });
 
   it('empty is no date, not an error', () => {
     expect(parseDate('  ')).toEqual({ ok: true, value: null });
