@@ -22,6 +22,8 @@ import {
   type PairDigest,
   type RowFacts,
 } from '../core/quiet-row.js';
+import type { LinkState } from '../core/link.js';
+import type { DirectoryUser } from '../core/user.js';
 import type { DirectoryStore } from '../directory/store.js';
 import { effectiveMode, mappingOf, planContext } from './plan-context.js';
 import { laterCursor } from './cursor.js';
@@ -114,22 +116,10 @@ export async function readAndPlan(
       isNewUserRow: (row) => newUserEmail(ctx, row, directory, read.facts) !== null,
     });
     const rows = [...read.rows, ...moreRows];
-    const { userIds, linkKeys } = neededForPlan(ctx, rows, read.seen, directory, read.facts);
-    const users = new Map((await store.getUsers([...userIds])).map((u) => [u.id, u]));
-    // Live users with no row here may need one.
-    for (const user of await store.liveUsersWithoutLink(connection.name)) users.set(user.id, user);
-    const links = new Map((await store.findLinks(connection.name, [...linkKeys])).map((l) => [l.key, l]));
-    // The planner must know whether each of these users already has a row here.
-    for (const link of await store.linksOfUsers(connection.name, [...users.keys()]))
-      links.set(link.key, link);
+    const needed = neededForPlan(ctx, rows, read.seen, directory, read.facts);
+    const { users, links } = await loadForPlan(store, connection.name, needed);
     const quiet = quietInput(ctx, directory, read.quietKeys, read.repeatedKeys, rows);
-    const plan = planSync(ctx, {
-      rows,
-      ...quiet,
-      seenKeys: read.seen,
-      users: [...users.values()],
-      links: [...links.values()],
-    });
+    const plan = planSync(ctx, { rows, ...quiet, seenKeys: read.seen, users, links });
     options.onProgress?.({ connection: connection.name, phase: 'plan', actions: plan.actions.length });
     return { plan, ctx, columns, mode, source, release, maxCursor: read.maxCursor, scope: 'full', streamed };
   } catch (error) {
@@ -183,6 +173,22 @@ async function readRows(
     options.onProgress?.({ connection: connection.name, phase: 'read', rows: seen.size });
   }
   return { rows, quietKeys, newRows, seen, repeatedKeys, maxCursor, facts };
+}
+
+/**
+ * The users and links `neededForPlan` names, the live users with no row here (they may
+ * need one), and every link here of all those users (so the planner knows which have a row).
+ */
+async function loadForPlan(
+  store: DirectoryStore,
+  connection: string,
+  needed: { userIds: ReadonlySet<string>; linkKeys: ReadonlySet<string> },
+): Promise<{ users: DirectoryUser[]; links: LinkState[] }> {
+  const users = new Map((await store.getUsers([...needed.userIds])).map((u) => [u.id, u]));
+  for (const user of await store.liveUsersWithoutLink(connection)) users.set(user.id, user);
+  const links = new Map((await store.findLinks(connection, [...needed.linkKeys])).map((l) => [l.key, l]));
+  for (const link of await store.linksOfUsers(connection, [...users.keys()])) links.set(link.key, link);
+  return { users: [...users.values()], links: [...links.values()] };
 }
 
 /** Checks the mapping against the source's columns; returns the columns a sync reads. */
