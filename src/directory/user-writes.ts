@@ -162,7 +162,11 @@ export async function liveUserRow(
   id: string,
   expectedVersion?: number,
 ): Promise<UserRow | null> {
-  const row = await getUserRow(db, id);
+  return liveAt(await getUserRow(db, id), expectedVersion);
+}
+
+/** The row if it is a live user at `expectedVersion` (any version when undefined), else null. */
+export function liveAt(row: UserRow | null, expectedVersion?: number): UserRow | null {
   if (row === null || row.deleted_at !== null) return null;
   if (expectedVersion !== undefined && Number(row.version) !== expectedVersion) return null;
   return row;
