@@ -11,7 +11,15 @@ import type { LinkState } from '../core/link.js';
 import { deleteLink, insertNewUsersLinks, putLink, putLinks, ROWS_PER_INSERT } from './links.js';
 import type { Database } from './schema.js';
 import type { DirectoryOp, DirectoryOpResult } from './store.js';
-import { insertUser, liveAt, liveUserRow, newUserRow, patchUser } from './user-writes.js';
+import {
+  insertUser,
+  isPlainPatch,
+  liveAt,
+  liveUserRow,
+  newUserRow,
+  patchUser,
+  patchUsers,
+} from './user-writes.js';
 import type { UserRow } from './users.js';
 import { isEmailTaken } from './users.js';
 
@@ -41,11 +49,32 @@ export async function applyBatch(
       state.links.length = 0;
     };
     const results: DirectoryOpResult[] = [];
-    for (const op of ops) {
+    // Updates that cannot conflict (no email, no external id) wait and go together (patchUsers).
+    const waiting: Array<{ index: number; op: UpdateStep; current: UserRow }> = [];
+    const patchWaiting = async () => {
+      const patches = waiting.flatMap(({ op, current }) => (op.patch ? [{ current, patch: op.patch }] : []));
+      const patched = await patchUsers(trx, patches, now);
+      for (const { index, op } of waiting) {
+        const ok = op.patch === null || patched.has(op.userId);
+        results[index] = ok ? 'ok' : 'stale';
+        if (ok) state.links.push(op.link);
+      }
+      waiting.length = 0;
+    };
+    for (const [index, op] of ops.entries()) {
+      const read = op.type === 'updateUser' ? state.users.get(op.userId) : undefined;
+      if (op.type === 'updateUser' && read && (op.patch === null || isPlainPatch(op.patch))) {
+        const current = liveAt(read, op.expectedVersion);
+        if (current) waiting.push({ index, op, current });
+        results.push(current ? 'ok' : 'stale');
+        continue;
+      }
+      await patchWaiting();
       if (op.type === 'createUser' || op.type === 'deleteLink') await flush();
       const apply = () => applyOp(trx, op, state);
       results.push(mayConflict(op) ? await inSavepoint(trx, isUniqueViolation, apply) : await apply());
     }
+    await patchWaiting();
     await flush();
     return results;
   });
@@ -79,6 +108,7 @@ async function usersUpdatedOnce(
 }
 
 type CreateUser = Extract<DirectoryOp, { type: 'createUser' }>;
+type UpdateStep = Extract<DirectoryOp, { type: 'updateUser' }>;
 
 function isCreate(op: DirectoryOp): op is CreateUser {
   return op.type === 'createUser';
@@ -199,7 +229,7 @@ async function applyOp(db: Kysely<Database>, op: DirectoryOp, state: BatchState)
 /** Patches the user only if it is still at the version the sync read; then its link is to be written. */
 async function applyUpdate(
   db: Kysely<Database>,
-  op: Extract<DirectoryOp, { type: 'updateUser' }>,
+  op: UpdateStep,
   state: BatchState,
 ): Promise<DirectoryOpResult> {
   const read = state.users.get(op.userId);

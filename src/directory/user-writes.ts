@@ -1,4 +1,5 @@
 /** Writing users: creation, conditional patches (optimistic concurrency on `version`), tombstones. */
+import { sql } from 'kysely';
 import type { Kysely, Updateable } from 'kysely';
 import { UsersyncError } from '../core/errors.js';
 import { parseEmail } from '../core/normalize.js';
@@ -100,6 +101,55 @@ function mergeCustom(
 }
 
 /** The column changes a patch makes to `current` (without version and updated_at). */
+/** A patch that cannot conflict with another user: no email, no external id. */
+export function isPlainPatch(patch: AppUserPatch): boolean {
+  return patch.email === undefined && patch.externalId === undefined;
+}
+
+/**
+ * Plain patches (see isPlainPatch) of many users, each conditional on the version read, in
+ * one statement per set of columns changed and 500 users: `WITH v AS (VALUES …) UPDATE …
+ * FROM v` (SQLite 3.33+ and PostgreSQL). Returns the ids patched; the others moved on.
+ */
+export async function patchUsers(
+  db: Kysely<Database>,
+  items: ReadonlyArray<{ current: UserRow; patch: AppUserPatch }>,
+  now: string,
+): Promise<Set<string>> {
+  const shapes = new Map<string, Array<{ current: UserRow; changes: Updateable<UsersTable> }>>();
+  for (const { current, patch } of items) {
+    const changes = userChanges(current, patch);
+    const shape = Object.keys(changes).sort().join(',');
+    const group = shapes.get(shape) ?? [];
+    group.push({ current, changes });
+    shapes.set(shape, group);
+  }
+  const patched = new Set<string>();
+  for (const [shape, group] of shapes) {
+    const columns = shape === '' ? [] : (shape.split(',') as Array<keyof UsersTable>);
+    for (let i = 0; i < group.length; i += PATCHES_PER_STATEMENT) {
+      const rows = group.slice(i, i + PATCHES_PER_STATEMENT).map(({ current, changes }) => {
+        const version = Number(current.version);
+        const values = columns.map((c) => sql`${changes[c] ?? null}`);
+        return sql`(${current.id}, cast(${version} as integer), cast(${version + 1} as integer), ${sql.join(values)})`;
+      });
+      const names = sql.join(['uid', 'old_version', 'new_version', ...columns].map((c) => sql.ref(c)));
+      const sets = sql.join([
+        sql`version = v.new_version`,
+        sql`updated_at = ${now}`,
+        ...columns.map((c) => sql`${sql.ref(c)} = v.${sql.ref(c)}`),
+      ]);
+      const result = await sql<{ id: string }>`with v (${names}) as (values ${sql.join(rows)})
+        update users set ${sets} from v where users.id = v.uid and users.version = v.old_version
+        returning id`.execute(db);
+      for (const row of result.rows) patched.add(row.id);
+    }
+  }
+  return patched;
+}
+
+const PATCHES_PER_STATEMENT = 500;
+
 function userChanges(current: UserRow, patch: AppUserPatch): Updateable<UsersTable> {
   const changes: Updateable<UsersTable> = {};
   if (patch.email !== undefined) {

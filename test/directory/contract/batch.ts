@@ -72,6 +72,88 @@ export function describeBatch(makeStore: MakeStore): void {
       expect(await store.linksOfUser('crm', 'u1')).toEqual([link('u1', 'k1', { baseline })]);
     });
 
+    it('many updateUser steps in one batch: each shape of patch, a stale one, an email change, no patch', async () => {
+      const { store } = await open();
+      const users = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6'];
+      await store.applyBatch(
+        'crm',
+        users.map((id) => ({
+          type: 'createUser' as const,
+          user: newUser(id, `${id}@example.com`, { name: id, custom: { plan: 'free' } }),
+          link: link(id, `k-${id}`),
+        })),
+      );
+      await store.updateUser('u4', { name: 'moved on' }); // now at version 2
+      const results = await store.applyBatch('crm', [
+        {
+          type: 'updateUser',
+          userId: 'u1',
+          expectedVersion: 1,
+          patch: { name: 'One' },
+          link: link('u1', 'k-u1'),
+        },
+        {
+          type: 'updateUser',
+          userId: 'u2',
+          expectedVersion: 1,
+          patch: { custom: { plan: 'pro' } },
+          link: link('u2', 'k-u2'),
+        },
+        {
+          type: 'updateUser',
+          userId: 'u3',
+          expectedVersion: 1,
+          patch: { name: 'Three', avatar: 'https://x.io/3.png', lastSeenAt: '2026-01-02T03:04:05.000Z' },
+          link: link('u3', 'k-u3'),
+        },
+        {
+          type: 'updateUser',
+          userId: 'u4',
+          expectedVersion: 1,
+          patch: { name: 'Four' },
+          link: link('u4', 'k-new'),
+        },
+        {
+          type: 'updateUser',
+          userId: 'u5',
+          expectedVersion: 1,
+          patch: { email: 'five@example.com' },
+          link: link('u5', 'k-u5'),
+        },
+        {
+          type: 'updateUser',
+          userId: 'u6',
+          expectedVersion: 1,
+          patch: null,
+          link: link('u6', 'k-u6', { suspended: true }),
+        },
+      ]);
+      expect(results).toEqual(['ok', 'ok', 'ok', 'stale', 'ok', 'ok']);
+      expect(await store.getUser('u1')).toMatchObject({ name: 'One', custom: { plan: 'free' }, version: 2 });
+      expect(await store.getUser('u2')).toMatchObject({ name: 'u2', custom: { plan: 'pro' }, version: 2 });
+      expect(await store.getUser('u3')).toMatchObject({
+        name: 'Three',
+        avatar: 'https://x.io/3.png',
+        lastSeenAt: '2026-01-02T03:04:05.000Z',
+        version: 2,
+      });
+      expect(await store.getUser('u4')).toMatchObject({ name: 'moved on', version: 2 });
+      expect(await store.getUser('u5')).toMatchObject({ email: 'five@example.com', version: 2 });
+      expect(await store.getUser('u6')).toMatchObject({ version: 1 });
+      const links = (await collect(store.scanLinks('crm', 10))).flat();
+      // The stale step wrote no link; the others did, in full.
+      expect(links.map((l) => `${l.key}:${l.userId}`)).toEqual([
+        'k-u1:u1',
+        'k-u2:u2',
+        'k-u3:u3',
+        'k-u4:u4',
+        'k-u5:u5',
+        'k-u6:u6',
+      ]);
+      expect(links.find((l) => l.key === 'k-u6')?.suspended).toBe(true);
+      expect((await store.listUsers({ search: 'Three' })).map((u) => u.id)).toEqual(['u3']);
+    });
+
     it('an updateUser step without a patch writes the link and keeps the version', async () => {
       const { store } = await open();
       await store.applyBatch('crm', [
