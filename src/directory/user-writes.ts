@@ -1,6 +1,6 @@
 /** Writing users: creation, conditional patches (optimistic concurrency on `version`), tombstones. */
 import { sql } from 'kysely';
-import type { Kysely, Updateable } from 'kysely';
+import type { Kysely, RawBuilder, Updateable } from 'kysely';
 import { UsersyncError } from '../core/errors.js';
 import { parseEmail } from '../core/normalize.js';
 import type { CustomValue, DirectoryUser, NewUser } from '../core/user.js';
@@ -128,24 +128,41 @@ export async function patchUsers(
   for (const [shape, group] of shapes) {
     const columns = shape === '' ? [] : (shape.split(',') as Array<keyof UsersTable>);
     for (let i = 0; i < group.length; i += PATCHES_PER_STATEMENT) {
-      const rows = group.slice(i, i + PATCHES_PER_STATEMENT).map(({ current, changes }) => {
-        const version = Number(current.version);
-        const values = columns.map((c) => sql`${changes[c] ?? null}`);
-        return sql`(${current.id}, cast(${version} as integer), cast(${version + 1} as integer), ${sql.join(values)})`;
-      });
-      const names = sql.join(['uid', 'old_version', 'new_version', ...columns].map((c) => sql.ref(c)));
-      const sets = sql.join([
-        sql`version = v.new_version`,
-        sql`updated_at = ${now}`,
-        ...columns.map((c) => sql`${sql.ref(c)} = v.${sql.ref(c)}`),
-      ]);
-      const result = await sql<{ id: string }>`with v (${names}) as (values ${sql.join(rows)})
-        update users set ${sets} from v where users.id = v.uid and users.version = v.old_version
-        returning id`.execute(db);
-      for (const row of result.rows) patched.add(row.id);
+      const statement = patchStatement(columns, group.slice(i, i + PATCHES_PER_STATEMENT), now);
+      for (const row of (await statement.execute(db)).rows) patched.add(row.id);
     }
   }
   return patched;
+}
+
+/** One statement of patchUsers: these users, each at its version, get these columns. */
+export function patchStatement(
+  columns: ReadonlyArray<keyof UsersTable>,
+  group: ReadonlyArray<{ current: UserRow; changes: Updateable<UsersTable> }>,
+  now: string,
+): RawBuilder<{ id: string }> {
+  const rows = group.map(({ current, changes }) => {
+    const version = Number(current.version);
+    const values = [
+      sql`${current.id}`,
+      sql`cast(${version} as integer)`,
+      sql`cast(${version + 1} as integer)`,
+      ...columns.map((c) => sql`${changes[c] ?? null}`),
+    ];
+    return sql`(${sql.join(values)})`;
+  });
+  const names = sql.join(['uid', 'old_version', 'new_version', ...columns].map((c) => sql.ref(c)));
+  const sets = sql.join([
+    sql`version = v.new_version`,
+    sql`updated_at = ${now}`,
+    ...columns.map((c) => sql`${sql.ref(c)} = v.${sql.ref(c)}`),
+  ]);
+  // `users.id in (select uid from v)` makes SQLite find the users by primary key; without it
+  // SQLite scanned every user against the 500 rows (6 s per statement at 200,000 users).
+  return sql<{ id: string }>`with v (${names}) as (values ${sql.join(rows)})
+    update users set ${sets} from v
+    where users.id in (select uid from v) and users.id = v.uid and users.version = v.old_version
+    returning id`;
 }
 
 const PATCHES_PER_STATEMENT = 500;

@@ -103,7 +103,7 @@ export function describeBatch(makeStore: MakeStore): void {
           type: 'updateUser',
           userId: 'u3',
           expectedVersion: 1,
-          patch: { name: 'Three', avatar: 'https://x.io/3.png', lastSeenAt: '2026-01-02T03:04:05.000Z' },
+          patch: { name: 'Three', avatar: 'https://x.io/3.png', createdAt: '2026-01-02T03:04:05.000Z' },
           link: link('u3', 'k-u3'),
         },
         {
@@ -134,7 +134,7 @@ export function describeBatch(makeStore: MakeStore): void {
       expect(await store.getUser('u3')).toMatchObject({
         name: 'Three',
         avatar: 'https://x.io/3.png',
-        lastSeenAt: '2026-01-02T03:04:05.000Z',
+        createdAt: '2026-01-02T03:04:05.000Z',
         version: 2,
       });
       expect(await store.getUser('u4')).toMatchObject({ name: 'moved on', version: 2 });
