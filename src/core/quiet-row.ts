@@ -19,7 +19,7 @@ function digest(values: ReadonlyArray<Canonical | undefined>): string {
   return createHash('sha1').update(text).digest('base64').slice(0, 20);
 }
 
-export function baselineDigest(baseline: Baseline, fields: readonly MappedField[]): string {
+function baselineDigest(baseline: Baseline, fields: readonly MappedField[]): string {
   return digest(fields.map((f) => baseline[f.id]));
 }
 
