@@ -8,7 +8,7 @@ import { emailKey } from '../core/normalize.js';
 import type { DirectoryDialect } from './dialect.js';
 import { selectInChunks } from './in-chunks.js';
 import type { LinkState } from '../core/link.js';
-import { deleteLink, insertNewUsersLinks, putLink, putLinks, ROWS_PER_INSERT } from './links.js';
+import { deleteLink, insertNewUsersLinks, putLinks, ROWS_PER_INSERT } from './links.js';
 import type { Database } from './schema.js';
 import type { DirectoryOp, DirectoryOpResult } from './store.js';
 import {
@@ -20,8 +20,7 @@ import {
   patchUser,
   patchUsers,
 } from './user-writes.js';
-import type { UserRow } from './users.js';
-import { isEmailTaken } from './users.js';
+import { getUserRows, isEmailTaken, type UserRow } from './users.js';
 
 type IsUniqueViolation = DirectoryDialect['isUniqueViolation'];
 
@@ -101,10 +100,7 @@ async function usersUpdatedOnce(
   const steps = new Map<string, number>();
   for (const op of ops) if (op.type === 'updateUser') steps.set(op.userId, (steps.get(op.userId) ?? 0) + 1);
   const once = [...steps].filter(([, n]) => n === 1).map(([id]) => id);
-  const rows = await selectInChunks(once, (chunk) =>
-    db.selectFrom('users').selectAll().where('id', 'in', chunk).execute(),
-  );
-  return new Map(rows.map((row) => [row.id, row]));
+  return new Map((await getUserRows(db, once)).map((row) => [row.id, row]));
 }
 
 type CreateUser = Extract<DirectoryOp, { type: 'createUser' }>;
@@ -213,7 +209,8 @@ async function applyOp(db: Kysely<Database>, op: DirectoryOp, state: BatchState)
     case 'createUser':
       if (await isEmailTaken(db, emailKey(op.user.email))) return 'conflict';
       await insertUser(db, op.user, state.now);
-      await putLink(db, state.connection, op.link, state.now);
+      // In the step, so its savepoint undoes the user and the link together.
+      await putLinks(db, state.connection, [op.link], state.now);
       return 'ok';
     case 'updateUser':
       return applyUpdate(db, op, state);

@@ -151,29 +151,6 @@ export async function suspendedElsewhere(
   return new Set(rows.map((r) => r.user_id));
 }
 
-/** Writes a link, replacing any other link of the same user in this connection: a user has one row per source. */
-export async function putLink(
-  db: Kysely<Database>,
-  connection: string,
-  link: LinkState,
-  now: string,
-): Promise<void> {
-  // The user's other links go (a re-created or re-found row replaces the old one). Only its
-  // own: a source may hand a deleted row's key to another user's new row (SQLite reuses rowids).
-  await db
-    .deleteFrom('links')
-    .where('connection', '=', connection)
-    .where('user_id', '=', link.userId)
-    .where('source_key', '!=', link.key)
-    .execute();
-  const values = linkValues(link, now);
-  await db
-    .insertInto('links')
-    .values({ connection, source_key: link.key, ...values })
-    .onConflict((conflict) => conflict.columns(['connection', 'source_key']).doUpdateSet(values))
-    .execute();
-}
-
 function linkValues(link: LinkState, now: string) {
   return {
     user_id: link.userId,
@@ -185,10 +162,11 @@ function linkValues(link: LinkState, now: string) {
 }
 
 /**
- * Writes links as `putLink` does, many per statement: first each user's other links in
- * this connection go (any but its (user, key) pair, so two users trading rows never meet on
- * the one-link-per-user index), then the links are upserted by key. The last link given
- * for a key, or for a user, wins.
+ * Writes links, many per statement. A user has one row per source, so first each user's
+ * other links in this connection go: any but its (user, key) pair, so two users trading
+ * rows never meet on the one-link-per-user index, and only its own, since a source may hand
+ * a deleted row's key to another user's new row (SQLite reuses rowids). Then the links are
+ * upserted by key. The last link given for a key, or for a user, wins.
  */
 export async function putLinks(
   db: Kysely<Database>,

@@ -41,10 +41,14 @@ export async function getUser(db: Kysely<Database>, id: string): Promise<Directo
 
 /** Users by id, tombstones included (chunked to stay under SQL parameter limits). */
 export async function getUsers(db: Kysely<Database>, ids: readonly string[]): Promise<DirectoryUser[]> {
-  const rows = await selectInChunks(ids, (chunk) =>
+  return (await getUserRows(db, ids)).map(toUser);
+}
+
+/** The rows of users by id, tombstones included, chunked. */
+export async function getUserRows(db: Kysely<Database>, ids: readonly string[]): Promise<UserRow[]> {
+  return selectInChunks(ids, (chunk) =>
     db.selectFrom('users').selectAll().where('id', 'in', chunk).execute(),
   );
-  return rows.map(toUser);
 }
 
 /** Users written at or after `since` (ISO), tombstones included. */

@@ -7,28 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { migrateDirectory } from '../../src/directory/migrations/index.js';
 import type { Database } from '../../src/directory/schema.js';
 import { createSqliteDirectoryDialect } from '../../src/directory/sqlite/sqlite-dialect.js';
-import { patchStatement } from '../../src/directory/user-writes.js';
-import type { UserRow } from '../../src/directory/users.js';
+import { newUserRow, patchStatement } from '../../src/directory/user-writes.js';
+import { newUser } from './contract/harness.js';
 
-function userRow(id: string, version: number): UserRow {
-  const now = '2026-01-01T00:00:00.000Z';
-  return {
-    id,
-    email: `${id}@x.io`,
-    email_key: `${id}@x.io`,
-    name: null,
-    avatar: null,
-    created_at: now,
-    last_seen_at: null,
-    magic_link: null,
-    external_id: null,
-    status: 'active',
-    custom: '{}',
-    deleted_at: null,
-    version,
-    updated_at: now,
-  };
-}
+const NOW = '2026-01-01T00:00:00.000Z';
 
 describe('SQLite query plans', () => {
   it('a batch of user patches finds each user by primary key, never by scanning users', async () => {
@@ -37,10 +19,10 @@ describe('SQLite query plans', () => {
       await migrateDirectory(db as Kysely<unknown>);
       // As many as one statement takes: SQLite plans 3 rows of VALUES differently from 500.
       const group = Array.from({ length: 500 }, (_, i) => ({
-        current: userRow(`u${i}`, 1 + (i % 3)),
+        current: { ...newUserRow(newUser(`u${i}`, `u${i}@x.io`), NOW), version: 1 + (i % 3) },
         changes: { name: `n${i}` },
       }));
-      const compiled = patchStatement(['name'], group, '2026-01-02T00:00:00.000Z').compile(db);
+      const compiled = patchStatement(['name'], group, NOW).compile(db);
       const plan = await db.executeQuery<{ detail: string }>({
         ...compiled,
         sql: `explain query plan ${compiled.sql}`,
