@@ -118,14 +118,14 @@ describe.each(sources)('triggers with a %s source', (source) => {
   it('publish: a connection made through the API is synced in full at once', async () => {
     const w = await world({ source });
     await w.club.add({ email: 'alan@example.com', name: 'Alan', plan: 'pro' });
-    const made = await w.api('POST', '/api/v1/connections', {
+    const billing = {
       name: 'billing',
       source: w.club.source,
       table: w.club.table,
       mode: 'import',
       fields: { email: 'email' },
-      custom: { tier: 'plan' },
-    });
+    };
+    const made = await w.api('POST', '/api/v1/connections', { ...billing, custom: { tier: 'plan' } });
     expect(made.status).toBe(201);
     expect(made.body.connection).toMatchObject({
       name: 'billing',
@@ -148,13 +148,7 @@ describe.each(sources)('triggers with a %s source', (source) => {
     expect((await w.api('GET', '/api/v1/connections/billing')).status).toBe(404);
     // The users stay; a connection made again with that name starts from scratch (no old links).
     expect((await w.api('GET', '/api/v1/users?search=alan')).body.users).toHaveLength(1);
-    const again = await w.api('POST', '/api/v1/connections', {
-      name: 'billing',
-      source: w.club.source,
-      table: w.club.table,
-      mode: 'import',
-      fields: { email: 'email' },
-    });
+    const again = await w.api('POST', '/api/v1/connections', billing);
     expect(again.body.connection.version).toBe(1);
     expect((await w.api('DELETE', '/api/v1/connections/crm')).status).toBe(400); // declared in the file
   });
