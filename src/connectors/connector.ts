@@ -68,12 +68,22 @@ export type WriteResult =
 export interface LookupOptions {
   /** Match text case-insensitively after trimming (SPEC §1 email matching). */
   readonly caseInsensitive?: boolean;
+  /** Give each row its fingerprint over the columns read (connectors with `scanFingerprints`). */
+  readonly fingerprint?: boolean;
 }
 
 export interface ScanOptions {
   /** Columns to read besides the key; all mapped columns. */
   readonly columns: readonly string[];
   readonly pageSize: number;
+  /** Give each row its fingerprint over `columns` (connectors with `scanFingerprints`). */
+  readonly fingerprint?: boolean;
+}
+
+/** A row's key and the source's digest of its values (see `SourceConnector.scanFingerprints`). */
+export interface RowFingerprint {
+  readonly key: string;
+  readonly fingerprint: string;
 }
 
 export interface SourceConnector {
@@ -96,6 +106,14 @@ export interface SourceConnector {
   insert(rows: readonly RowInsert[]): Promise<InsertResult[]>;
   update(updates: readonly RowUpdate[]): Promise<WriteResult[]>;
   delete(keys: readonly string[]): Promise<WriteResult[]>;
+  /**
+   * Optional: every row's key with a digest the source computes of `options.columns` (the
+   * same digest `fingerprint: true` gives rows read in full), so a full sync can tell which
+   * rows changed without sending their values over. Equal values give equal digests for as
+   * long as the source's settings stay the same; anything else may change them, which only
+   * costs a full read.
+   */
+  scanFingerprints?(options: ScanOptions): AsyncIterable<RowFingerprint[]>;
   /** Rows whose cursor column is >= `since` (optional; see `capabilities.supportsCursor`). */
   readChangedSince?(cursorColumn: string, since: unknown, options: ScanOptions): AsyncIterable<SourceRow[]>;
   close(): Promise<void>;

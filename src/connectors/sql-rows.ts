@@ -7,6 +7,8 @@ import type { SourceRow } from '../core/source-row.js';
 
 export interface SelectedRow {
   readonly k: unknown;
+  /** The row's fingerprint, when the query asked for one. */
+  readonly f?: unknown;
   readonly [column: `c${number}`]: unknown;
 }
 
@@ -15,7 +17,9 @@ export function toSourceRow(row: SelectedRow, columns: readonly string[]): Sourc
   columns.forEach((name, i) => {
     values[name] = row[`c${i}`];
   });
-  return { key: String(row.k), values };
+  return row.f === undefined
+    ? { key: String(row.k), values }
+    : { key: String(row.k), values, fingerprint: String(row.f) };
 }
 
 /** Pages of rows: `fetch` reads up to `limit` rows after the last row of the previous page. */

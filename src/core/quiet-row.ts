@@ -48,12 +48,15 @@ export interface PairDigest {
    * the pair's row goes to the planner.
    */
   readonly digest: string | null;
+  /** The source's fingerprint of the row when the pair last needed nothing (see sync/fingerprints.ts). */
+  readonly fingerprint: string | null;
 }
 
 export function pairDigest(
   link: LinkState,
   user: DirectoryUser | null,
   fields: readonly MappedField[],
+  fingerprint: string | null = null,
 ): PairDigest {
   const agrees =
     user !== null &&
@@ -65,6 +68,7 @@ export function pairDigest(
     sourceEmail: link.sourceEmail,
     suspended: link.suspended,
     digest: agrees ? baselineDigest(link.baseline, fields) : null,
+    fingerprint,
   };
 }
 

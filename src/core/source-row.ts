@@ -2,4 +2,6 @@
 export interface SourceRow {
   readonly key: string;
   readonly values: Readonly<Record<string, unknown>>;
+  /** The source's digest of the values read, when asked for (see `SourceConnector.scanFingerprints`). */
+  readonly fingerprint?: string;
 }

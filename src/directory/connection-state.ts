@@ -9,6 +9,8 @@ const COLUMNS: { readonly [K in keyof ConnectionState]: keyof StateColumns } = {
   twoWayEnabledAt: 'two_way_enabled_at',
   cursor: 'cursor',
   lastFullSyncAt: 'last_full_sync_at',
+  fingerprintTag: 'fingerprint_tag',
+  fingerprintsCheckedAt: 'fingerprints_checked_at',
 };
 
 export async function getConnectionState(db: Kysely<Database>, connection: string): Promise<ConnectionState> {
@@ -21,6 +23,8 @@ export async function getConnectionState(db: Kysely<Database>, connection: strin
     twoWayEnabledAt: row?.two_way_enabled_at ?? null,
     cursor: row?.cursor ?? null,
     lastFullSyncAt: row?.last_full_sync_at ?? null,
+    fingerprintTag: row?.fingerprint_tag ?? null,
+    fingerprintsCheckedAt: row?.fingerprints_checked_at ?? null,
   };
 }
 

@@ -15,10 +15,13 @@ import type { DirectoryDialect } from './dialect.js';
 import { getIssue, listIssues, recordIssues } from './issues.js';
 import {
   findLinks,
+  findLinksWithUsers,
   linksOfUser,
   linksOfUsers,
+  scanLinkFingerprints,
   scanLinks,
   scanLinksWithUsers,
+  setFingerprints,
   suspendedElsewhere,
 } from './links.js';
 import { acquireRunLock, releaseRunLock } from './locks.js';
@@ -39,6 +42,8 @@ import type {
   DirectoryStore,
   IssueRecord,
   IssueStatus,
+  LinkFingerprint,
+  LinkWithUser,
   LockOwner,
   NewAppUser,
   RunCounts,
@@ -60,6 +65,7 @@ import {
   listUsers,
   liveUsersWithoutLink,
   scanUsers,
+  userIdsChangedSince,
   usersChangedSince,
 } from './users.js';
 
@@ -95,6 +101,9 @@ export class KyselyDirectoryStore implements DirectoryStore {
   usersChangedSince(since: string): Promise<DirectoryUser[]> {
     return usersChangedSince(this.db, since);
   }
+  userIdsChangedSince(since: string): Promise<string[]> {
+    return userIdsChangedSince(this.db, since);
+  }
   findUserByEmail(email: string): Promise<DirectoryUser | null> {
     return findUserByEmail(this.db, email);
   }
@@ -114,11 +123,17 @@ export class KyselyDirectoryStore implements DirectoryStore {
   scanLinks(connection: string, pageSize: number): AsyncIterable<LinkState[]> {
     return scanLinks(this.db, connection, pageSize);
   }
-  scanLinksWithUsers(
-    connection: string,
-    pageSize: number,
-  ): AsyncIterable<Array<{ link: LinkState; user: DirectoryUser }>> {
+  scanLinksWithUsers(connection: string, pageSize: number): AsyncIterable<LinkWithUser[]> {
     return scanLinksWithUsers(this.db, connection, pageSize);
+  }
+  findLinksWithUsers(connection: string, keys: readonly string[]): Promise<LinkWithUser[]> {
+    return findLinksWithUsers(this.db, connection, keys);
+  }
+  scanLinkFingerprints(connection: string, pageSize: number): AsyncIterable<LinkFingerprint[]> {
+    return scanLinkFingerprints(this.db, connection, pageSize);
+  }
+  setFingerprints(connection: string, fingerprints: ReadonlyMap<string, string | null>): Promise<void> {
+    return setFingerprints(this.db, connection, fingerprints);
   }
   liveUsersWithoutLink(connection: string): Promise<DirectoryUser[]> {
     return liveUsersWithoutLink(this.db, connection);

@@ -1,9 +1,9 @@
 /** Links (SPEC §1): per (connection, user), the source row's key and the baseline. */
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Baseline, LinkState } from '../core/link.js';
-import type { DirectoryUser } from '../core/user.js';
 import { toUser } from './users.js';
 import type { Database, LinksTable } from './schema.js';
+import type { LinkFingerprint, LinkWithUser } from './store.js';
 import { selectInChunks } from './in-chunks.js';
 
 function toLink(row: Selectable<LinksTable>): LinkState {
@@ -16,15 +16,28 @@ function toLink(row: Selectable<LinksTable>): LinkState {
   };
 }
 
+/** Pages of rows by source key (keyset): `fetch` reads up to `limit` links after the key given. */
+async function* byKey<R extends { readonly source_key: string }>(
+  pageSize: number,
+  fetch: (after: string | undefined, limit: number) => Promise<R[]>,
+): AsyncIterable<R[]> {
+  const limit = Math.max(1, Math.floor(pageSize));
+  let after: string | undefined;
+  for (;;) {
+    const rows = await fetch(after, limit);
+    if (rows.length > 0) yield rows;
+    if (rows.length < limit) return;
+    after = rows[rows.length - 1]?.source_key;
+  }
+}
+
 /** Pages through a connection's links by source key (keyset). */
 export async function* scanLinks(
   db: Kysely<Database>,
   connection: string,
   pageSize: number,
 ): AsyncIterable<LinkState[]> {
-  const limit = Math.max(1, Math.floor(pageSize));
-  let after: string | undefined;
-  for (;;) {
+  const pages = byKey(pageSize, (after, limit) => {
     let query = db
       .selectFrom('links')
       .selectAll()
@@ -32,11 +45,43 @@ export async function* scanLinks(
       .orderBy('source_key')
       .limit(limit);
     if (after !== undefined) query = query.where('source_key', '>', after);
-    const rows = await query.execute();
-    if (rows.length > 0) yield rows.map(toLink);
-    if (rows.length < limit) return;
-    after = rows[rows.length - 1]?.source_key;
-  }
+    return query.execute();
+  });
+  for await (const rows of pages) yield rows.map(toLink);
+}
+
+function linksWithUsers(db: Kysely<Database>, connection: string) {
+  return db
+    .selectFrom('links')
+    .innerJoin('users', 'users.id', 'links.user_id')
+    .selectAll('users')
+    .select([
+      'links.source_key',
+      'links.source_email as link_email',
+      'links.baseline as link_baseline',
+      'links.suspended as link_suspended',
+      'links.fingerprint as link_fingerprint',
+    ])
+    .where('links.connection', '=', connection);
+}
+
+type LinkWithUserRow = Awaited<ReturnType<ReturnType<typeof linksWithUsers>['execute']>>[number];
+
+function toLinkWithUser(connection: string, row: LinkWithUserRow): LinkWithUser {
+  return {
+    link: toLink({
+      connection,
+      source_key: row.source_key,
+      user_id: row.id,
+      source_email: row.link_email,
+      baseline: row.link_baseline,
+      suspended: row.link_suspended,
+      updated_at: row.updated_at,
+      fingerprint: row.link_fingerprint,
+    }),
+    user: toUser(row),
+    fingerprint: row.link_fingerprint,
+  };
 }
 
 /**
@@ -47,42 +92,89 @@ export async function* scanLinksWithUsers(
   db: Kysely<Database>,
   connection: string,
   pageSize: number,
-): AsyncIterable<Array<{ link: LinkState; user: DirectoryUser }>> {
-  const limit = Math.max(1, Math.floor(pageSize));
-  let after: string | undefined;
-  for (;;) {
+): AsyncIterable<LinkWithUser[]> {
+  const pages = byKey(pageSize, (after, limit) => {
+    let query = linksWithUsers(db, connection).orderBy('links.source_key').limit(limit);
+    if (after !== undefined) query = query.where('links.source_key', '>', after);
+    return query.execute();
+  });
+  for await (const rows of pages) yield rows.map((row) => toLinkWithUser(connection, row));
+}
+
+/** The links of these row keys, each with its user (chunked). */
+export async function findLinksWithUsers(
+  db: Kysely<Database>,
+  connection: string,
+  keys: readonly string[],
+): Promise<LinkWithUser[]> {
+  const rows = await selectInChunks(keys, (chunk) =>
+    linksWithUsers(db, connection).where('links.source_key', 'in', chunk).execute(),
+  );
+  return rows.map((row) => toLinkWithUser(connection, row));
+}
+
+/** Pages through a connection's links as the fingerprint check reads them: no baseline, no user. */
+export async function* scanLinkFingerprints(
+  db: Kysely<Database>,
+  connection: string,
+  pageSize: number,
+): AsyncIterable<LinkFingerprint[]> {
+  const pages = byKey(pageSize, (after, limit) => {
     let query = db
       .selectFrom('links')
-      .innerJoin('users', 'users.id', 'links.user_id')
-      .selectAll('users')
-      .select([
-        'links.source_key as link_key',
-        'links.source_email as link_email',
-        'links.baseline as link_baseline',
-        'links.suspended as link_suspended',
-      ])
-      .where('links.connection', '=', connection)
-      .orderBy('links.source_key')
+      .select(['source_key', 'user_id', 'source_email', 'suspended', 'fingerprint'])
+      .where('connection', '=', connection)
+      .orderBy('source_key')
       .limit(limit);
-    if (after !== undefined) query = query.where('links.source_key', '>', after);
-    const rows = await query.execute();
-    if (rows.length > 0)
-      yield rows.map((row) => ({
-        link: toLink({
-          connection,
-          source_key: row.link_key,
-          user_id: row.id,
-          source_email: row.link_email,
-          baseline: row.link_baseline,
-          suspended: row.link_suspended,
-          updated_at: row.updated_at,
-        }),
-        user: toUser(row),
-      }));
-    if (rows.length < limit) return;
-    after = rows[rows.length - 1]?.link_key;
+    if (after !== undefined) query = query.where('source_key', '>', after);
+    return query.execute();
+  });
+  for await (const rows of pages) {
+    yield rows.map((row) => ({
+      key: row.source_key,
+      userId: row.user_id,
+      sourceEmail: row.source_email,
+      suspended: Number(row.suspended) === 1,
+      fingerprint: row.fingerprint,
+    }));
   }
 }
+
+/**
+ * Sets (or clears, with null) the fingerprints of these links: clears in `IN` lists, sets
+ * 500 per `WITH v AS (VALUES …) UPDATE … FROM v` (see patchStatement).
+ */
+export async function setFingerprints(
+  db: Kysely<Database>,
+  connection: string,
+  fingerprints: ReadonlyMap<string, string | null>,
+): Promise<void> {
+  const cleared: string[] = [];
+  const set: Array<[string, string]> = [];
+  for (const [key, fingerprint] of fingerprints) {
+    if (fingerprint === null) cleared.push(key);
+    else set.push([key, fingerprint]);
+  }
+  await selectInChunks(cleared, async (chunk) => {
+    await db
+      .updateTable('links')
+      .set({ fingerprint: null })
+      .where('connection', '=', connection)
+      .where('source_key', 'in', chunk)
+      .execute();
+    return [];
+  });
+  for (let i = 0; i < set.length; i += FINGERPRINTS_PER_STATEMENT) {
+    const rows = set.slice(i, i + FINGERPRINTS_PER_STATEMENT).map(([key, fp]) => sql`(${key}, ${fp})`);
+    await sql`with v (k, fp) as (values ${sql.join(rows)})
+      update links set fingerprint = v.fp from v
+      where links.connection = ${connection} and links.source_key in (select k from v) and links.source_key = v.k`.execute(
+      db,
+    );
+  }
+}
+
+const FINGERPRINTS_PER_STATEMENT = 500;
 
 export async function linksOfUser(
   db: Kysely<Database>,
@@ -158,6 +250,8 @@ function linkValues(link: LinkState, now: string) {
     baseline: JSON.stringify(link.baseline),
     suspended: link.suspended ? 1 : 0,
     updated_at: now,
+    // A link written is a pair that changed: its row is read in full until it is quiet again.
+    fingerprint: null,
   };
 }
 
@@ -219,6 +313,7 @@ export async function insertNewUsersLinks(
           baseline: eb.ref('excluded.baseline'),
           suspended: eb.ref('excluded.suspended'),
           updated_at: eb.ref('excluded.updated_at'),
+          fingerprint: eb.ref('excluded.fingerprint'),
         })),
       )
       .execute();

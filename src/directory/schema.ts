@@ -37,6 +37,8 @@ export interface LinksTable {
   /** 0 or 1 (PostgreSQL and SQLite agree on integers, not on booleans). */
   suspended: number;
   updated_at: string;
+  /** The source's fingerprint of the row when the pair last needed nothing; null once the link is written. */
+  fingerprint: string | null;
 }
 
 export interface RunsTable {
@@ -85,6 +87,8 @@ export interface ConnectionStateTable {
   two_way_enabled_at: string | null;
   cursor: string | null;
   last_full_sync_at: string | null;
+  fingerprint_tag: string | null;
+  fingerprints_checked_at: string | null;
 }
 
 export interface ApiKeysTable {

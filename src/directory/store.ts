@@ -137,6 +137,27 @@ export interface ConnectionState {
   readonly twoWayEnabledAt: string | null;
   readonly cursor: string | null;
   readonly lastFullSyncAt: string | null;
+  /** What the links' fingerprints were taken under (columns, mapping, filter); see sync/fingerprints.ts. */
+  readonly fingerprintTag: string | null;
+  /** Start of the last full run that checked every fingerprint: users written since are checked again. */
+  readonly fingerprintsCheckedAt: string | null;
+}
+
+/** A link as a full sync's fingerprint check reads it: no baseline, no user. */
+export interface LinkFingerprint {
+  readonly key: string;
+  readonly userId: string;
+  readonly sourceEmail: string;
+  readonly suspended: boolean;
+  /** The row's fingerprint when the pair last needed nothing; null: read the row in full. */
+  readonly fingerprint: string | null;
+}
+
+/** A link with its user and its row's fingerprint. */
+export interface LinkWithUser {
+  readonly link: LinkState;
+  readonly user: DirectoryUser;
+  readonly fingerprint: string | null;
 }
 
 export interface LockOwner {
@@ -169,6 +190,8 @@ export interface DirectoryStore {
   findUsersByEmailKeys(keys: readonly string[]): Promise<DirectoryUser[]>;
   /** Users written at or after `since` (ISO-8601), tombstones included. */
   usersChangedSince(since: string): Promise<DirectoryUser[]>;
+  /** The ids of the users `usersChangedSince` would return. */
+  userIdsChangedSince(since: string): Promise<string[]>;
   /** The live (not deleted) user with this email, matched case-insensitively after trimming. */
   findUserByEmail(email: string): Promise<DirectoryUser | null>;
   countUsers(): Promise<number>;
@@ -181,10 +204,13 @@ export interface DirectoryStore {
 
   scanLinks(connection: string, pageSize: number): AsyncIterable<LinkState[]>;
   /** A connection's links by row key, each with its user (tombstones included). */
-  scanLinksWithUsers(
-    connection: string,
-    pageSize: number,
-  ): AsyncIterable<Array<{ link: LinkState; user: DirectoryUser }>>;
+  scanLinksWithUsers(connection: string, pageSize: number): AsyncIterable<LinkWithUser[]>;
+  /** The links of these row keys, each with its user. */
+  findLinksWithUsers(connection: string, keys: readonly string[]): Promise<LinkWithUser[]>;
+  /** A connection's links by row key, with their fingerprints. */
+  scanLinkFingerprints(connection: string, pageSize: number): AsyncIterable<LinkFingerprint[]>;
+  /** Sets the fingerprints of these links' rows (null clears one). */
+  setFingerprints(connection: string, fingerprints: ReadonlyMap<string, string | null>): Promise<void>;
   /** Live users with no link in this connection. */
   liveUsersWithoutLink(connection: string): Promise<DirectoryUser[]>;
   linksOfUser(connection: string, userId: string): Promise<LinkState[]>;

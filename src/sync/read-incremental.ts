@@ -66,7 +66,16 @@ export async function readIncremental(
   });
   const plan = planSync(ctx, scope);
   options.onProgress?.({ connection: connection.name, phase: 'plan', actions: plan.actions.length });
-  return { plan, ctx, columns, mode: options.mode, maxCursor, scope: 'incremental', streamed: null };
+  return {
+    plan,
+    ctx,
+    columns,
+    mode: options.mode,
+    maxCursor,
+    scope: 'incremental',
+    streamed: null,
+    fingerprints: null,
+  };
 }
 
 /** The changed rows and users, closed over links, email owners and those users' rows. */

@@ -27,6 +27,7 @@ import type { DirectoryUser } from '../core/user.js';
 import type { DirectoryStore } from '../directory/store.js';
 import { effectiveMode, mappingOf, planContext } from './plan-context.js';
 import { laterCursor } from './cursor.js';
+import { checkFingerprints, FingerprintChanges, fingerprintTag, lookUpRows } from './fingerprints.js';
 import { NewRows, type StreamedNewRows } from './new-rows.js';
 import { readIncremental, type IncrementalSince } from './read-incremental.js';
 import { leaseSource, type SourcePool } from './source-pool.js';
@@ -46,6 +47,9 @@ export interface ReadPlanOptions {
   readonly holdAllRows?: boolean | undefined;
   /** How many new-user rows to hold before streaming them (tests set it low). */
   readonly holdNewRows?: number | undefined;
+  /** Fingerprints (see fingerprints.ts): rows a full sync may look up before it scans instead, and how
+   * long before the last check a user's write is taken as unchecked (tests, in one process, use 0). */
+  readonly fingerprints?: { readonly mostLookedUp?: number; readonly usersOverlapMs?: number } | undefined;
 }
 
 export interface PlannedSync {
@@ -60,6 +64,8 @@ export interface PlannedSync {
   readonly mode: SyncMode;
   /** New-user rows not in the plan, imported after it by reading the source again (see new-rows.ts). */
   readonly streamed: StreamedNewRows | null;
+  /** What a full read learnt of its rows' fingerprints (null: the source gives none, or an incremental read). */
+  readonly fingerprints: FingerprintChanges | null;
   /** Open for the rest of the run. */
   readonly source: SourceConnector;
   /** The caller ends the run with it: closes the source, or gives it back to the pool. */
@@ -98,7 +104,12 @@ export async function readAndPlan(
       });
       return { ...planned, source, release };
     }
-    const directory = await digestDirectory(store, connection);
+    const tag = source.scanFingerprints ? fingerprintTag(connection, source.keyColumn, columns) : null;
+    const checked =
+      tag === null
+        ? null
+        : await checkFingerprints(store, connection, source, columns, tag, options.fingerprints);
+    const directory = checked?.directory ?? (await digestDirectory(store, connection));
     const totalUsers = await store.countUsers();
     const ctx = planContext(connection, {
       mode,
@@ -109,7 +120,14 @@ export async function readAndPlan(
     });
     // With no live user, no row's email or userId can name one: nothing to look up.
     const lookUp = totalUsers === 0 ? noFacts : (rows: readonly SourceRow[]) => lookUpFacts(store, ctx, rows);
-    const read = await readRows(ctx, connection, source, columns, directory, lookUp, options);
+    const pages = checked
+      ? lookUpRows(source, checked.suspectKeys, columns)
+      : source.scan({ columns, pageSize: PAGE_SIZE, fingerprint: tag !== null });
+    const fingerprints = tag === null ? null : new FingerprintChanges(tag);
+    const read = await readRows(ctx, connection, pages, directory, lookUp, options, {
+      quietKeys: checked?.quietKeys ?? [],
+      fingerprints,
+    });
     const { rows: moreRows, streamed } = await read.newRows.finish(read.rows, read.repeatedKeys, {
       source,
       columns,
@@ -121,7 +139,18 @@ export async function readAndPlan(
     const quiet = quietInput(ctx, directory, read.quietKeys, read.repeatedKeys, rows);
     const plan = planSync(ctx, { rows, ...quiet, seenKeys: read.seen, users, links });
     options.onProgress?.({ connection: connection.name, phase: 'plan', actions: plan.actions.length });
-    return { plan, ctx, columns, mode, source, release, maxCursor: read.maxCursor, scope: 'full', streamed };
+    return {
+      plan,
+      ctx,
+      columns,
+      mode,
+      source,
+      release,
+      maxCursor: read.maxCursor,
+      scope: 'full',
+      streamed,
+      fingerprints,
+    };
   } catch (error) {
     await release();
     throw error;
@@ -129,34 +158,39 @@ export async function readAndPlan(
 }
 
 /**
- * Streams every row past the directory's digests, page by page. Keeps in full only the rows
- * that need work (and what the directory says about them), quiet rows by key, new-user rows
- * as `NewRows` decides; and every key met.
+ * Streams the rows past the directory's digests, page by page: every row, or those the
+ * fingerprints could not vouch for (`known.quietKeys` are the rest). Keeps in full only the
+ * rows that need work (and what the directory says about them), quiet rows by key, new-user
+ * rows as `NewRows` decides; and every key met. Tells `known.fingerprints` what it found.
  */
 async function readRows(
   ctx: PlanContext,
   connection: ConnectionConfig,
-  source: SourceConnector,
-  columns: readonly string[],
+  pages: AsyncIterable<SourceRow[]>,
   directory: DirectoryDigest,
   lookUp: (rows: readonly SourceRow[]) => Promise<RowFacts>,
   options: ReadPlanOptions,
+  known: { quietKeys: readonly string[]; fingerprints: FingerprintChanges | null },
 ) {
   const rows: SourceRow[] = [];
   // What the directory says about the rows kept in full (new-user rows have nothing to say).
   const facts = { owners: new Map<string, string>(), liveIds: new Set<string>() };
-  const quietKeys: string[] = [];
+  const quietKeys = [...known.quietKeys];
   const newRows = new NewRows(
     ctx.mapping.emailColumn,
     options.holdAllRows ? Infinity : (options.holdNewRows ?? HOLD_NEW_ROWS),
   );
-  const seen = new Set<string>();
+  const seen = new Set<string>(known.quietKeys);
   const repeatedKeys = new Set<string>();
   let maxCursor: unknown;
-  for await (const page of source.scan({ columns, pageSize: PAGE_SIZE })) {
+  for await (const page of pages) {
     await yieldToEventLoop();
     const split = { rows: [] as SourceRow[], quietKeys };
     splitRows(ctx, page, directory, split);
+    if (known.fingerprints) {
+      const full = new Set(split.rows);
+      for (const row of page) known.fingerprints.read(row, directory.links.get(row.key), !full.has(row));
+    }
     const found = await lookUp(split.rows);
     for (const [email, id] of found.owners) facts.owners.set(email, id);
     for (const id of found.liveIds) facts.liveIds.add(id);
@@ -171,6 +205,11 @@ async function readRows(
       if (connection.cursor) maxCursor = laterCursor(maxCursor, row.values[connection.cursor]);
     }
     options.onProgress?.({ connection: connection.name, phase: 'read', rows: seen.size });
+  }
+  if (known.fingerprints) {
+    for (const [key, pair] of directory.links) {
+      if (!seen.has(key) || repeatedKeys.has(key)) known.fingerprints.forget(key, pair);
+    }
   }
   return { rows, quietKeys, newRows, seen, repeatedKeys, maxCursor, facts };
 }
@@ -213,7 +252,9 @@ async function digestDirectory(
   const links = new Map<string, PairDigest>();
   for await (const page of store.scanLinksWithUsers(connection.name, PAGE_SIZE)) {
     await yieldToEventLoop();
-    for (const { link, user } of page) links.set(link.key, pairDigest(link, user, connection.fields));
+    for (const { link, user, fingerprint } of page) {
+      links.set(link.key, pairDigest(link, user, connection.fields, fingerprint));
+    }
   }
   return { links };
 }

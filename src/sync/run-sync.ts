@@ -5,6 +5,7 @@ import type { ConnectionConfig, LoadedConfig } from '../config.js';
 import type { SyncPlan } from '../core/plan.js';
 import type { DirectoryStore, RunCounts, Trigger } from '../directory/store.js';
 import { emptyCounts } from './counts.js';
+import { saveFingerprints, vouchForFingerprints } from './fingerprints.js';
 import { incrementalSince, recordCursor } from './read-incremental.js';
 import { readAndPlan, type ReadPlanOptions } from './read-plan.js';
 import { applyAndRecord, connectionFailed, recordFailure, tally } from './record-run.js';
@@ -92,12 +93,14 @@ export async function runConnectionSync(
             error: plan.blocked.message,
           });
         }
+        await saveFingerprints(store, connection.name, planned.fingerprints);
         const recorded = await applyAndRecord(store, source, planned, run.id, {
           // An incremental run sees only part of the source: it cannot tell an issue is gone.
           resolveUnseen: scope === 'full',
           onProgress: (p) => onProgress({ connection: connection.name, phase: 'apply', ...p }),
         });
         await recordCursor(store, connection, planned, run.startedAt);
+        await vouchForFingerprints(store, connection.name, planned.fingerprints, run.startedAt);
         return result({ status: 'succeeded', scope, runId: run.id, plan, ...recorded });
       } finally {
         await planned.release();

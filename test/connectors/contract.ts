@@ -34,6 +34,12 @@ export interface ContractOptions {
   readonly generatesKeys?: boolean;
 }
 
+/** The skips of a kind that cannot digest its rows itself: a full sync of it reads every row. */
+export const NO_FINGERPRINTS: Readonly<Record<string, string>> = {
+  'fingerprints: one per row, the same a row read in full or looked up carries': 'no scanFingerprints',
+  'a fingerprint changes with the columns digested and only with them': 'no scanFingerprints',
+};
+
 export const CONTRACT_ROWS: readonly ContractRow[] = [1, 2, 3, 4, 5].map((n) => ({
   id: `u${n}`,
   email: `user${n}@example.com`,
@@ -299,6 +305,49 @@ export function runConnectorContract(
       expect(connector.capabilities.writeBatchSize).toBeGreaterThan(0);
       expect(typeof connector.capabilities.supportsCursor).toBe('boolean');
       expect(connector.capabilities.supportsCursor).toBe(typeof connector.readChangedSince === 'function');
+    });
+
+    test('fingerprints: one per row, the same a row read in full or looked up carries', async () => {
+      const { connector } = await source();
+      const fingerprints = new Map<string, string>();
+      for await (const page of connector.scanFingerprints!({ columns: ALL, pageSize: 2 })) {
+        expect(page.length).toBeLessThanOrEqual(2);
+        for (const { key, fingerprint } of page) fingerprints.set(key, fingerprint);
+      }
+      expect([...fingerprints.keys()].sort()).toEqual(['u1', 'u2', 'u3', 'u4', 'u5']);
+      expect(new Set(fingerprints.values()).size).toBe(5);
+      const scanned: SourceRow[] = [];
+      for await (const page of connector.scan({ columns: ALL, pageSize: 2, fingerprint: true }))
+        scanned.push(...page);
+      expect(new Map(scanned.map((row) => [row.key, row.fingerprint]))).toEqual(fingerprints);
+      const found = await connector.lookup('id', ['u2', 'u5'], ALL, { fingerprint: true });
+      expect(found.map((row) => [row.key, row.fingerprint]).sort()).toEqual([
+        ['u2', fingerprints.get('u2')],
+        ['u5', fingerprints.get('u5')],
+      ]);
+      // Asked for nothing, rows carry none.
+      expect((await scanAll(connector)).rows.every((row) => row.fingerprint === undefined)).toBe(true);
+    });
+
+    test('a fingerprint changes with the columns digested and only with them', async () => {
+      const made = await source();
+      const digested = ['email', 'Mixed Case-Col'];
+      const fingerprints = async () => {
+        const all = new Map<string, string>();
+        for await (const page of made.connector.scanFingerprints!({ columns: digested, pageSize: 100 })) {
+          for (const { key, fingerprint } of page) all.set(key, fingerprint);
+        }
+        return all;
+      };
+      const before = await fingerprints();
+      await made.setValue('u2', 'plan', 'enterprise');
+      expect(await fingerprints()).toEqual(before);
+      await made.setValue('u3', 'Mixed Case-Col', 'changed');
+      const after = await fingerprints();
+      expect(after.get('u3')).not.toBe(before.get('u3'));
+      expect([...after].filter(([key]) => key !== 'u3')).toEqual([...before].filter(([key]) => key !== 'u3'));
+      await made.setValue('u3', 'Mixed Case-Col', 'mixed 3');
+      expect(await fingerprints()).toEqual(before);
     });
 
     const unknown = Object.keys(skip).filter((title) => !defined.has(title));

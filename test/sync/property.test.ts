@@ -210,16 +210,18 @@ describe('the runner under random edits on both sides', () => {
               fc.array(fc.array(edit, { maxLength: 6 }), { minLength: 1, maxLength: 4 }),
               // New-user rows held in full (the default's small-run path), or read again and streamed.
               fc.constantFrom(undefined, 0, 1),
-              async (rounds, holdNewRows) => {
+              // Fingerprints as configured, or trusted whatever the number of rows they leave to read.
+              fc.constantFrom(undefined, { mostLookedUp: Infinity, usersOverlapMs: 0 }),
+              async (rounds, holdNewRows, fingerprints) => {
                 const world = await clubWorldOn(sourceKind, variant.connection, directory.url());
                 try {
                   for (const round of rounds) {
                     for (const e of round) await applyEdit(world, e);
                     const before = (await world.users()).map((u) => u.id);
-                    const results = await world.sync({ approveMassChange: true, holdNewRows });
+                    const results = await world.sync({ approveMassChange: true, holdNewRows, fingerprints });
                     for (const result of results) expect(result.status, result.error ?? '').toBe('succeeded');
                     await checkInvariants(world, variant, before);
-                    expectNoChanges(await world.sync({ approveMassChange: true, holdNewRows }));
+                    expectNoChanges(await world.sync({ approveMassChange: true, holdNewRows, fingerprints }));
                   }
                 } finally {
                   await world.close();

@@ -8,6 +8,7 @@ import {
   type LookupOptions,
   type RowInsert,
   type RowUpdate,
+  type RowFingerprint,
   type ScanOptions,
   type SourceConnector,
   type SourceDescription,
@@ -160,6 +161,13 @@ class MysqlConnector implements SourceConnector {
     return this.pages(options, () => []);
   }
 
+  async *scanFingerprints(options: ScanOptions): AsyncIterable<RowFingerprint[]> {
+    const digested = { columns: [], pageSize: options.pageSize, digest: options.columns };
+    for await (const page of this.pages(digested, () => [], options.columns)) {
+      yield page.map((row) => ({ key: row.key, fingerprint: row.fingerprint! }));
+    }
+  }
+
   readChangedSince(cursorColumn: string, since: unknown, options: ScanOptions): AsyncIterable<SourceRow[]> {
     return this.pages(
       options,
@@ -168,16 +176,20 @@ class MysqlConnector implements SourceConnector {
     );
   }
 
-  /** Keyset pagination (`key > last ORDER BY key`): stable and fast where OFFSET rescans. */
+  /**
+   * Keyset pagination (`key > last ORDER BY key`): stable and fast where OFFSET rescans.
+   * `digest`: the columns of the rows' fingerprints (the columns read, when `fingerprint` is asked).
+   */
   private async *pages(
-    options: ScanOptions,
+    options: ScanOptions & { digest?: readonly string[] },
     conditionsOf: (info: MysqlTableInfo) => RawBuilder<unknown>[],
     conditionColumns: readonly string[] = [],
   ): AsyncIterable<SourceRow[]> {
     const { info, key } = await this.ready();
     this.checkColumns(info, [...conditionColumns, ...options.columns]);
     const conditions = conditionsOf(info);
-    const base = { ref: info.ref, key: key.name, columns: options.columns };
+    const fingerprintOf = options.digest ?? (options.fingerprint ? options.columns : undefined);
+    const base = { ref: info.ref, key: key.name, columns: options.columns, fingerprintOf };
     yield* keysetPages(options.columns, options.pageSize, (last, limit) => {
       const after = last === undefined ? [] : [keyAfter(key.name, keyValueOf(last.k, key))];
       return this.read(selectRows({ ...base, limit, conditions: [...conditions, ...after] }));
@@ -216,7 +228,13 @@ class MysqlConnector implements SourceConnector {
           ? columnInCaseInsensitive(column, chunk as string[])
           : columnInFolded(column, chunk as string[]);
       const rows = await this.read(
-        selectRows({ ref: info.ref, key: key.name, columns: selected, conditions: [condition] }),
+        selectRows({
+          ref: info.ref,
+          key: key.name,
+          columns: selected,
+          conditions: [condition],
+          fingerprintOf: options.fingerprint ? columns : undefined,
+        }),
       );
       const kept = exact ? rows.filter((row) => exact.has(String(row[`c${columns.length}`]))) : rows;
       found.push(...kept.map((row) => toSourceRow(row, columns)));

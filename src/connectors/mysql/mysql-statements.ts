@@ -18,6 +18,8 @@ export interface RowQuery {
   readonly columns: readonly string[];
   readonly conditions: readonly RawBuilder<unknown>[];
   readonly limit?: number;
+  /** Also select `f`, the row's fingerprint over these columns. */
+  readonly fingerprintOf?: readonly string[];
 }
 
 const table = (ref: MysqlTableRef) => sql.id(ref.schema, ref.name);
@@ -29,11 +31,20 @@ export function selectRows(query: RowQuery): RawBuilder<SelectedRow> {
   const selected = [
     sql`${key} as k`,
     ...query.columns.map((name, i) => sql`${column(name)} as ${sql.id(`c${i}`)}`),
+    ...(query.fingerprintOf ? [sql`${fingerprint(query.fingerprintOf)} as f`] : []),
   ];
   // A row whose key is NULL cannot be addressed by key, so it is not the sync's to manage.
   const where = and([sql`${key} is not null`, ...query.conditions]);
   const limit = query.limit === undefined ? sql`` : sql` limit ${query.limit}`;
   return sql<SelectedRow>`select ${sql.join(selected)} from ${table(query.ref)} where ${where} order by ${key}${limit}`;
+}
+
+/**
+ * The values as a JSON array (which tells NULL from an empty string) digested by the
+ * server, 64 bits of it: a million rows' fingerprints cost the wire 16 bytes a row.
+ */
+function fingerprint(columns: readonly string[]): RawBuilder<string> {
+  return sql<string>`left(md5(json_array(${sql.join(columns.map(column))})), 16)`;
 }
 
 /**

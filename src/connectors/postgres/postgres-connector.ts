@@ -7,6 +7,7 @@ import {
   type InsertResult,
   type LookupOptions,
   type RowInsert,
+  type RowFingerprint,
   type RowUpdate,
   type ScanOptions,
   type SourceConnector,
@@ -111,20 +112,31 @@ class PostgresConnector implements SourceConnector {
     return this.pages(options, []);
   }
 
+  async *scanFingerprints(options: ScanOptions): AsyncIterable<RowFingerprint[]> {
+    const digested = { columns: [], pageSize: options.pageSize, digest: options.columns };
+    for await (const page of this.pages(digested, options.columns)) {
+      yield page.map((row) => ({ key: row.key, fingerprint: row.fingerprint! }));
+    }
+  }
+
   readChangedSince(cursorColumn: string, since: unknown, options: ScanOptions): AsyncIterable<SourceRow[]> {
     return this.pages(options, [cursorColumn], (info) => [
       columnAtLeast(cursorColumn, toPgValue(since, findColumn(info, cursorColumn))),
     ]);
   }
 
-  /** Keyset pagination (`key > last ORDER BY key`): stable and fast where OFFSET rescans. */
+  /**
+   * Keyset pagination (`key > last ORDER BY key`): stable and fast where OFFSET rescans.
+   * `digest`: the columns of the rows' fingerprints (the columns read, when `fingerprint` is asked).
+   */
   private async *pages(
-    options: ScanOptions,
+    options: ScanOptions & { digest?: readonly string[] },
     conditionColumns: readonly string[],
     conditions: (info: PgTableInfo) => readonly RawBuilder<unknown>[] = () => [],
   ): AsyncIterable<SourceRow[]> {
     const { info, key } = await this.loadWithColumns([...conditionColumns, ...options.columns]);
-    const base = { ref: info.ref, key: key.name, columns: options.columns };
+    const fingerprintOf = options.digest ?? (options.fingerprint ? options.columns : undefined);
+    const base = { ref: info.ref, key: key.name, columns: options.columns, fingerprintOf };
     yield* keysetPages(options.columns, options.pageSize, (last, limit) => {
       const after = last ? [keyAfter(key.name, last.k)] : [];
       return this.read(selectRows({ ...base, limit, conditions: [...conditions(info), ...after] }));
@@ -157,6 +169,7 @@ class PostgresConnector implements SourceConnector {
         key: key.name,
         columns,
         conditions: [folded ? columnInFolded(column, chunk as string[]) : columnIn(column, chunk)],
+        fingerprintOf: options.fingerprint ? columns : undefined,
       });
       found.push(...(await this.read(query)).map((row) => toSourceRow(row, columns)));
     }

@@ -8,11 +8,13 @@ import { UsersyncError } from '../../core/errors.js';
 import { initial } from './0001-initial.js';
 import { usersUpdatedAt } from './0002-users-updated-at.js';
 import { server } from './0003-server.js';
+import { fingerprints } from './0004-fingerprints.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-users-updated-at': usersUpdatedAt,
   '0003-server': server,
+  '0004-fingerprints': fingerprints,
 };
 
 /** Every migration, in the order they apply. */

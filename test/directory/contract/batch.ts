@@ -325,6 +325,71 @@ export function describeBatch(makeStore: MakeStore): void {
       );
     });
 
+    it('fingerprints: set and cleared per link, read with the links, forgotten when a link is written', async () => {
+      const { store } = await open();
+      await store.applyBatch('crm', [
+        { type: 'createUser', user: newUser('u1', 'ann@example.com'), link: link('u1', 'k1') },
+        { type: 'createUser', user: newUser('u2', 'bo@example.com'), link: link('u2', 'k2') },
+        {
+          type: 'createUser',
+          user: newUser('u3', 'cy@example.com'),
+          link: link('u3', 'k3', { suspended: true }),
+        },
+      ]);
+      await store.applyBatch('billing', [{ type: 'putLink', link: link('u1', 'k1') }]);
+      const fingerprints = async (connection = 'crm') =>
+        (await collect(store.scanLinkFingerprints(connection, 2))).flat();
+
+      expect(await fingerprints()).toEqual([
+        { key: 'k1', userId: 'u1', sourceEmail: 'u1@example.com', suspended: false, fingerprint: null },
+        { key: 'k2', userId: 'u2', sourceEmail: 'u2@example.com', suspended: false, fingerprint: null },
+        { key: 'k3', userId: 'u3', sourceEmail: 'u3@example.com', suspended: true, fingerprint: null },
+      ]);
+      // More than one statement's worth, keys that are not links, and a clear among them.
+      const many = new Map<string, string | null>(Array.from({ length: 1200 }, (_, i) => [`x${i}`, `f${i}`]));
+      await store.setFingerprints('crm', new Map([...many, ['k1', 'f1'], ['k2', 'f2'], ['k3', 'f3']]));
+      await store.setFingerprints('crm', new Map([['k3', null]]));
+      expect((await fingerprints()).map((l) => l.fingerprint)).toEqual(['f1', 'f2', null]);
+      expect((await fingerprints('billing')).map((l) => l.fingerprint)).toEqual([null]);
+      expect(
+        (await store.findLinksWithUsers('crm', ['k2', 'k1', 'nope']))
+          .map((l) => [l.link.key, l.user.email, l.fingerprint])
+          .sort(),
+      ).toEqual([
+        ['k1', 'ann@example.com', 'f1'],
+        ['k2', 'bo@example.com', 'f2'],
+      ]);
+      expect((await collect(store.scanLinksWithUsers('crm', 5))).flat().map((l) => l.fingerprint)).toEqual([
+        'f1',
+        'f2',
+        null,
+      ]);
+
+      await store.applyBatch('crm', [
+        {
+          type: 'updateUser',
+          userId: 'u1',
+          expectedVersion: 1,
+          patch: { name: 'Ann' },
+          link: link('u1', 'k1'),
+        },
+      ]);
+      expect((await fingerprints()).map((l) => l.fingerprint)).toEqual([null, 'f2', null]);
+    });
+
+    it('userIdsChangedSince: the users written at or after a time', async () => {
+      const { store } = await open();
+      const since = new Date().toISOString();
+      const ann = await store.createUser({ email: 'ann@example.com' });
+      const bo = await store.createUser({ email: 'bo@example.com' });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const later = new Date().toISOString();
+      expect(await store.userIdsChangedSince(later)).toEqual([]);
+      await store.updateUser(ann.id, { name: 'Ann' });
+      expect(await store.userIdsChangedSince(later)).toEqual([ann.id]);
+      expect((await store.userIdsChangedSince(since)).sort()).toEqual([ann.id, bo.id].sort());
+    });
+
     it('link writes in one batch: users trade rows, one moves to a new row, a row goes and comes back', async () => {
       const { store } = await open();
       await store.applyBatch('crm', [

@@ -71,29 +71,34 @@ export function describeLocksAndState(makeStore: MakeStore): void {
 
     it('an unknown connection has no state; setting keys keeps the others', async () => {
       const { store } = await open();
-      expect(await store.getConnectionState('crm')).toEqual({
+      const none = {
         twoWayEnabledAt: null,
         cursor: null,
         lastFullSyncAt: null,
-      });
+        fingerprintTag: null,
+        fingerprintsCheckedAt: null,
+      };
+      expect(await store.getConnectionState('crm')).toEqual(none);
       await store.setConnectionState('crm', { twoWayEnabledAt: '2026-01-01T00:00:00.000Z' });
       await store.setConnectionState('crm', {
         cursor: '2026-01-02T00:00:00.000Z',
         lastFullSyncAt: '2026-01-03T00:00:00.000Z',
+      });
+      await store.setConnectionState('crm', {
+        fingerprintTag: 'tag',
+        fingerprintsCheckedAt: '2026-01-04T00:00:00.000Z',
       });
       await store.setConnectionState('crm', {});
       expect(await store.getConnectionState('crm')).toEqual({
         twoWayEnabledAt: '2026-01-01T00:00:00.000Z',
         cursor: '2026-01-02T00:00:00.000Z',
         lastFullSyncAt: '2026-01-03T00:00:00.000Z',
+        fingerprintTag: 'tag',
+        fingerprintsCheckedAt: '2026-01-04T00:00:00.000Z',
       });
       await store.setConnectionState('crm', { cursor: null });
       expect((await store.getConnectionState('crm')).cursor).toBeNull();
-      expect(await store.getConnectionState('billing')).toEqual({
-        twoWayEnabledAt: null,
-        cursor: null,
-        lastFullSyncAt: null,
-      });
+      expect(await store.getConnectionState('billing')).toEqual(none);
     });
   });
 }

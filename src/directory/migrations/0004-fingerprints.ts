@@ -1,0 +1,14 @@
+/**
+ * Row fingerprints (see sync/fingerprints.ts): per link, the source's digest of its row
+ * when the pair last needed nothing; per connection, the mapping they were taken under and
+ * when every one of them was last checked against the users.
+ */
+import type { Kysely, Migration } from 'kysely';
+
+export const fingerprints: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('links').addColumn('fingerprint', 'text').execute();
+    await db.schema.alterTable('connection_state').addColumn('fingerprint_tag', 'text').execute();
+    await db.schema.alterTable('connection_state').addColumn('fingerprints_checked_at', 'text').execute();
+  },
+};

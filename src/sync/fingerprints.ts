@@ -1,0 +1,174 @@
+/**
+ * Full syncs that read little. A source that digests its own rows (`scanFingerprints`) lets
+ * a full sync skip reading in full every row that is as it was when its pair last needed
+ * nothing, and the users behind them:
+ *
+ * - a link keeps its row's fingerprint from the last run that found the pair quiet; writing
+ *   the link forgets it;
+ * - the connection keeps what the fingerprints were taken under (the tag: columns, mapping,
+ *   filter) and when the last full run began that vouched for every one of them;
+ * - a row is quiet when its fingerprint is its link's and the link's user was not written
+ *   since that run began (users.updated_at, with the overlap incremental syncs allow).
+ *
+ * The other rows are looked up by key and planned as in any full sync; a link whose row no
+ * longer comes back is a row deleted. Past MOST_LOOKED_UP such rows, scanning is the
+ * cheaper way, and the sync reads every row as it does without fingerprints.
+ */
+import { createHash } from 'node:crypto';
+import type { ConnectionConfig } from '../config.js';
+import type { SourceConnector, SourceRow } from '../connectors/connector.js';
+import { pairDigest, type DirectoryDigest, type PairDigest } from '../core/quiet-row.js';
+import type { DirectoryStore } from '../directory/store.js';
+import { USERS_OVERLAP_MS } from './read-incremental.js';
+import { yieldToEventLoop } from './yield.js';
+
+/** Rows a full sync looks up by key rather than scanning for (new-user rows stay held, see new-rows.ts). */
+export const MOST_LOOKED_UP = 20_000;
+
+const PAGE_SIZE = 5000;
+
+/** What the fingerprints of a connection's rows are valid under: the columns read and how they are judged. */
+export function fingerprintTag(
+  connection: ConnectionConfig,
+  keyColumn: string,
+  columns: readonly string[],
+): string {
+  const judged = {
+    columns,
+    keyColumn,
+    emailColumn: connection.emailColumn,
+    fields: connection.fields,
+    filter: connection.filter?.text ?? null,
+  };
+  return createHash('sha1').update(JSON.stringify(judged)).digest('base64').slice(0, 20);
+}
+
+/** A full read that the fingerprints spared: the rows to read in full, the rest known quiet. */
+export interface FingerprintCheck {
+  /** Every link, as a digest; those of quiet rows carry no baseline digest (they are never compared). */
+  readonly directory: DirectoryDigest;
+  readonly quietKeys: readonly string[];
+  /** Rows that changed, are new, or repeat a key, or whose user was written: looked up in full. */
+  readonly suspectKeys: readonly string[];
+}
+
+/**
+ * Compares the source's fingerprints with the links'; null when the connection's
+ * fingerprints cannot be trusted (never vouched for, taken under another tag) or more than
+ * `mostLookedUp` rows would have to be read in full. `usersOverlapMs`: how long before the
+ * last check a user's write may carry a time, from another process's clock.
+ */
+export async function checkFingerprints(
+  store: DirectoryStore,
+  connection: ConnectionConfig,
+  source: SourceConnector,
+  columns: readonly string[],
+  tag: string,
+  { mostLookedUp = MOST_LOOKED_UP, usersOverlapMs = USERS_OVERLAP_MS } = {},
+): Promise<FingerprintCheck | null> {
+  if (!source.scanFingerprints) return null;
+  const state = await store.getConnectionState(connection.name);
+  if (state.fingerprintTag !== tag || state.fingerprintsCheckedAt === null) return null;
+  const since = new Date(Date.parse(state.fingerprintsCheckedAt) - usersOverlapMs).toISOString();
+  const written = new Set(await store.userIdsChangedSince(since));
+  if (written.size > mostLookedUp) return null;
+
+  const links = new Map<string, PairDigest>();
+  for await (const page of store.scanLinkFingerprints(connection.name, PAGE_SIZE)) {
+    await yieldToEventLoop();
+    for (const { key, ...link } of page) links.set(key, { ...link, digest: null });
+  }
+  // Per key: true while it is quiet; a key met twice is not.
+  const quiet = new Map<string, boolean>();
+  let suspects = 0;
+  for await (const page of source.scanFingerprints({ columns, pageSize: PAGE_SIZE })) {
+    await yieldToEventLoop();
+    for (const { key, fingerprint } of page) {
+      const link = links.get(key);
+      const isQuiet =
+        !quiet.has(key) &&
+        link !== undefined &&
+        link.fingerprint === fingerprint &&
+        !written.has(link.userId);
+      if (quiet.get(key) !== false && !isQuiet) suspects += 1;
+      quiet.set(key, isQuiet);
+    }
+    if (suspects > mostLookedUp) return null;
+  }
+  const quietKeys: string[] = [];
+  const suspectKeys: string[] = [];
+  for (const [key, isQuiet] of quiet) (isQuiet ? quietKeys : suspectKeys).push(key);
+  // The planner compares the other rows with their pairs, and judges the links of rows gone.
+  const compared = [...links.keys()].filter((key) => quiet.get(key) !== true);
+  for (const { link, user, fingerprint } of await store.findLinksWithUsers(connection.name, compared)) {
+    links.set(link.key, pairDigest(link, user, connection.fields, fingerprint));
+  }
+  return { directory: { links }, quietKeys, suspectKeys };
+}
+
+/** The rows of these keys, read in full with their fingerprints, a page at a time. */
+export async function* lookUpRows(
+  source: SourceConnector,
+  keys: readonly string[],
+  columns: readonly string[],
+): AsyncIterable<SourceRow[]> {
+  for (let i = 0; i < keys.length; i += PAGE_SIZE) {
+    yield await source.lookup(source.keyColumn, keys.slice(i, i + PAGE_SIZE), columns, { fingerprint: true });
+  }
+}
+
+/**
+ * What a full run learns about its links' fingerprints: the quiet rows read in full give
+ * theirs, and every other link read or gone loses its own.
+ */
+export class FingerprintChanges {
+  /** Row key → the fingerprint to keep (null: none). */
+  readonly changes = new Map<string, string | null>();
+
+  constructor(readonly tag: string) {}
+
+  /** A row read in full, and whether it was found quiet. */
+  read(row: SourceRow, pair: PairDigest | undefined, quiet: boolean): void {
+    if (!pair) return;
+    this.keep(row.key, pair, quiet ? (row.fingerprint ?? null) : null);
+  }
+
+  /** A link whose row was not read, or whose key more than one row had: no fingerprint to trust. */
+  forget(key: string, pair: PairDigest): void {
+    this.keep(key, pair, null);
+  }
+
+  private keep(key: string, pair: PairDigest, fingerprint: string | null): void {
+    if (fingerprint === pair.fingerprint) this.changes.delete(key);
+    else this.changes.set(key, fingerprint);
+  }
+}
+
+/**
+ * Before a full run applies its plan: the fingerprints it learnt. Before, so the links the
+ * plan then writes lose theirs again.
+ */
+export async function saveFingerprints(
+  store: DirectoryStore,
+  connection: string,
+  learnt: FingerprintChanges | null,
+): Promise<void> {
+  if (learnt) await store.setFingerprints(connection, learnt.changes);
+}
+
+/**
+ * After a full run succeeded: every link's fingerprint was checked or replaced by it, so
+ * users written before it began need not be checked again.
+ */
+export async function vouchForFingerprints(
+  store: DirectoryStore,
+  connection: string,
+  learnt: FingerprintChanges | null,
+  runStartedAt: string,
+): Promise<void> {
+  if (!learnt) return;
+  await store.setConnectionState(connection, {
+    fingerprintTag: learnt.tag,
+    fingerprintsCheckedAt: runStartedAt,
+  });
+}

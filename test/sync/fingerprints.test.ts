@@ -1,0 +1,161 @@
+/**
+ * Full syncs of a source that digests its own rows (PostgreSQL here, see
+ * sync/fingerprints.ts): once the pairs are quiet, a full sync reads in full only the rows
+ * that changed on either side, and still finds everything a full read finds.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ConnectionConfig, LoadedConfig } from '../../src/config.js';
+import type { SourceConnector, SourceRow } from '../../src/connectors/connector.js';
+import type { SyncMode } from '../../src/core/plan.js';
+import { fingerprintTag } from '../../src/sync/fingerprints.js';
+import { runConnectionSync, type SyncOptions } from '../../src/sync/run-sync.js';
+import { SourcePool } from '../../src/sync/source-pool.js';
+import { postgresReachable } from '../support/postgres-directory.js';
+import { useSyncFixture, type SyncWorld } from '../support/sync-fixture.js';
+
+const { clubWorldOn } = useSyncFixture();
+const postgres = await postgresReachable();
+
+/** One process, one clock: a user written after the last check began is all there is to check. */
+const ONE_CLOCK = { fingerprints: { usersOverlapMs: 0 } };
+
+/** How many rows the source handed over, in full (scanned or looked up) or as fingerprints. */
+interface Reads {
+  scanned: number;
+  lookedUp: number;
+  fingerprints: number;
+}
+
+/** A pool whose sources count what they read. */
+class CountingPool extends SourcePool {
+  reads: Reads = { scanned: 0, lookedUp: 0, fingerprints: 0 };
+
+  override async get(connection: ConnectionConfig, mode: SyncMode): Promise<SourceConnector> {
+    const source = await super.get(connection, mode);
+    const reads = () => this.reads;
+    async function* counted<T>(pages: AsyncIterable<T[]>, count: keyof Reads): AsyncIterable<T[]> {
+      for await (const page of pages) {
+        reads()[count] += page.length;
+        yield page;
+      }
+    }
+    return new Proxy(source, {
+      get(target, property, receiver) {
+        if (property === 'scan')
+          return (o: Parameters<SourceConnector['scan']>[0]) => counted(target.scan(o), 'scanned');
+        if (property === 'scanFingerprints')
+          return (o: Parameters<SourceConnector['scan']>[0]) =>
+            counted(target.scanFingerprints!(o), 'fingerprints');
+        if (property === 'lookup')
+          return async (...args: Parameters<SourceConnector['lookup']>): Promise<SourceRow[]> => {
+            const rows = await target.lookup(...args);
+            // The read asks for fingerprints; reading back the rows a run created does not.
+            if (args[3]?.fingerprint) reads().lookedUp += rows.length;
+            return rows;
+          };
+        return Reflect.get(target, property, receiver) as unknown;
+      },
+    });
+  }
+}
+
+/** A PostgreSQL club of twelve members, imported, then synced until every pair is quiet. */
+async function quietClub() {
+  const world = await clubWorldOn('postgres');
+  const keys: string[] = [];
+  for (let i = 0; i < 12; i += 1) keys.push(await world.club.add({ email: `m${i}@x.io`, name: `M ${i}` }));
+  const pool = new CountingPool(world.config as LoadedConfig);
+  const sync = async (options: Partial<SyncOptions> = ONE_CLOCK) => {
+    pool.reads = { scanned: 0, lookedUp: 0, fingerprints: 0 };
+    const result = await runConnectionSync({ ...world.services, sources: pool }, world.connection(), {
+      trigger: 'manual',
+      ...options,
+    });
+    expect(result.status, result.error ?? '').toBe('succeeded');
+    return { result, reads: pool.reads };
+  };
+  expect((await sync()).reads.scanned).toBe(12); // the import: no fingerprints yet
+  // The users the import created were written after its check began: looked up, found quiet.
+  expect((await sync()).reads).toEqual({ scanned: 0, lookedUp: 12, fingerprints: 12 });
+  return { world, keys, sync, close: () => pool.close() };
+}
+
+async function rowOf(world: SyncWorld, key: string) {
+  return (await world.club.rows()).find((row) => String(row.id) === key);
+}
+
+describe.skipIf(!postgres)('a full sync of a source that gives fingerprints', () => {
+  it('reads no row in full once every pair is quiet', async () => {
+    const { sync, close } = await quietClub();
+    const { result, reads } = await sync();
+    expect(reads).toEqual({ scanned: 0, lookedUp: 0, fingerprints: 12 });
+    expect(result.counts.unchanged).toBe(12);
+    await close();
+  });
+
+  it('reads in full the rows changed on either side, finds the rows gone, and syncs them', async () => {
+    const { world, keys, sync, close } = await quietClub();
+    await world.club.set(keys[1]!, 'Full-Name', 'Renamed in the source');
+    const m2 = await world.user('m2@x.io');
+    await world.store.updateUser(m2.id, { name: 'Renamed in the app' });
+    await world.club.remove(keys[3]!);
+
+    const { result, reads } = await sync();
+
+    expect(reads).toEqual({ scanned: 0, lookedUp: 2, fingerprints: 11 });
+    expect((await world.user('m1@x.io')).name).toBe('Renamed in the source');
+    expect((await rowOf(world, keys[2]!))?.['Full-Name']).toBe('Renamed in the app');
+    // SPEC §3: a linked row deleted in the source is made again, as a full read would.
+    expect(result.counts.source.created).toBe(1);
+    expect((await world.club.rows()).map((row) => row.email)).toContain('m3@x.io');
+    expect(result.counts.unchanged).toBe(9);
+    // The three pairs just written are read once more, found quiet, and then left alone.
+    expect((await sync()).reads).toEqual({ scanned: 0, lookedUp: 3, fingerprints: 12 });
+    expect((await sync()).reads).toEqual({ scanned: 0, lookedUp: 0, fingerprints: 12 });
+    await close();
+  });
+
+  it('scans every row instead when more rows changed than it would look up', async () => {
+    const { world, keys, sync, close } = await quietClub();
+    for (const key of keys.slice(0, 3)) await world.club.set(key, 'plan', 'pro');
+
+    const { result, reads } = await sync({ fingerprints: { usersOverlapMs: 0, mostLookedUp: 2 } });
+
+    expect(reads.scanned).toBe(12);
+    expect(reads.lookedUp).toBe(0);
+    expect(result.counts.app.updated).toBe(3);
+    expect((await world.user('m0@x.io')).custom.plan).toBe('pro');
+    await close();
+  });
+
+  it('does not trust fingerprints taken under another mapping', async () => {
+    const { world, sync, close } = await quietClub();
+    await world.store.setConnectionState('crm', { fingerprintTag: 'another mapping' });
+
+    expect((await sync()).reads.scanned).toBe(12);
+    expect((await sync()).reads).toEqual({ scanned: 0, lookedUp: 0, fingerprints: 12 });
+    await close();
+  });
+});
+
+describe('the fingerprint tag', () => {
+  const base = {
+    emailColumn: 'email',
+    fields: [{ id: 'name', column: 'name', owner: 'both', kind: 'text' }],
+    filter: null,
+  } as unknown as ConnectionConfig;
+  const tag = (connection: ConnectionConfig, columns = ['email', 'name']) =>
+    fingerprintTag(connection, 'id', columns);
+
+  it('is the same for the same mapping and changes with anything that judges a row', () => {
+    expect(tag(base)).toBe(tag({ ...base }));
+    const others = [
+      tag(base, ['email', 'name', 'plan']),
+      tag({ ...base, emailColumn: 'mail' }),
+      tag({ ...base, fields: [{ ...base.fields[0]!, kind: 'date' }] }),
+      tag({ ...base, filter: { text: 'plan eq "pro"', matches: () => true } }),
+      fingerprintTag(base, 'uid', ['email', 'name']),
+    ];
+    expect(new Set([tag(base), ...others]).size).toBe(others.length + 1);
+  });
+});
