@@ -97,7 +97,8 @@ await source.vacuum();
 if (onPostgres) await vacuumSchema(POSTGRES_URL, new URL(directory).searchParams.get('schema'));
 // A source that gives fingerprints (see src/sync/fingerprints.ts): the first no-op reads
 // every row and takes them; from the next one, rows whose fingerprint is unchanged are not read.
-if (source.kind.startsWith('PostgreSQL')) results.push(phase('no-op full re-sync, taking fingerprints', '--full'));
+if (source.kind.startsWith('PostgreSQL'))
+  results.push(phase('no-op full re-sync, taking fingerprints', '--full'));
 results.push(phase('no-op full re-sync', '--full'));
 const fewEdits = Math.min(rows, 1000);
 await source.edit(Math.max(1, Math.floor(rows / fewEdits)));
