@@ -12,6 +12,7 @@ import { emailKey, parseEmail, type Canonical, type EmailParse } from './normali
 import * as issues from './plan-issues.js';
 import type {
   FieldConflict,
+  KeySet,
   PlanAction,
   PlanContext,
   PlanInput,
@@ -38,7 +39,7 @@ interface Pass {
   readonly linkByUser: Map<string, LinkState>;
   readonly usersById: Map<string, DirectoryUser>;
   readonly liveByEmail: Map<string, DirectoryUser>;
-  readonly seenKeys: ReadonlySet<string>;
+  readonly seenKeys: KeySet;
   /** Quiet rows' keys → their linked users. */
   readonly quietUsers: Map<string, string>;
   /** Links whose row this pass found (by key or, for a re-created row, by email). */

@@ -55,7 +55,12 @@ export interface PlanInput {
    */
   readonly quietAlone?: number;
   /** Every key read, when more than the rows' and quiet rows' keys (the counted quiet rows'). */
-  readonly seenKeys?: ReadonlySet<string>;
+  readonly seenKeys?: KeySet;
+}
+
+/** Keys met, as the planner asks about them (a Set, or a view over several). */
+export interface KeySet {
+  has(key: string): boolean;
 }
 
 /** A row whose pair is known to need nothing, unless it turns out to share its email or key. */

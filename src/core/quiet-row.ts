@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { MappedField } from './fields.js';
 import type { Baseline, LinkState } from './link.js';
 import { emailKey, parseEmail, parseValue, type Canonical } from './normalize.js';
-import type { PlanContext, QuietRow } from './plan.js';
+import type { KeySet, PlanContext, QuietRow } from './plan.js';
 import type { SourceRow } from './source-row.js';
 import { appCanonical } from './user-values.js';
 import type { DirectoryUser } from './user.js';
@@ -124,41 +124,62 @@ export function splitRows(
   ctx: PlanContext,
   rows: Iterable<SourceRow>,
   directory: DirectoryDigest,
-  into: { rows: SourceRow[]; quietKeys: string[] },
+  into: { rows: SourceRow[]; quiet: QuietKeys },
 ): void {
   for (const row of rows) {
-    if (quietRow(ctx, row, directory.links.get(row.key))) into.quietKeys.push(row.key);
+    if (quietRow(ctx, row, directory.links.get(row.key))) addQuiet(into.quiet, row.key);
     else into.rows.push(row);
   }
 }
 
+/** The quiet rows a read met: their keys, and the keys met again in quiet rows after the first. */
+export interface QuietKeys {
+  readonly keys: Set<string>;
+  readonly again: string[];
+}
+
+/** Counts a quiet row in. */
+export function addQuiet(quiet: QuietKeys, key: string): void {
+  if (quiet.keys.has(key)) quiet.again.push(key);
+  else quiet.keys.add(key);
+}
+
 /**
  * The quiet rows as the planner takes them. A quiet row's email is its linked user's, so it
- * shares it only with a row the planner sees in full; only those, and rows whose key another
- * row repeats, are passed one by one (the planner reports or weighs them). The rest need
- * nothing and are counted: a no-op over a million rows holds their keys and no more.
+ * shares it only with a row the planner sees in full, and that row's email then names the
+ * user (its owner): only those quiet rows, and rows whose key another row repeats, are
+ * passed one by one (the planner reports or weighs them). The rest need nothing and are
+ * counted: a no-op over a million rows holds their keys and no more. `links` are those
+ * `neededForPlan` named, which include the links of those owners and of repeated keys.
  */
 export function quietInput(
   ctx: PlanContext,
-  directory: DirectoryDigest,
-  quietKeys: readonly string[],
+  quiet: QuietKeys,
   repeatedKeys: ReadonlySet<string>,
   fullRows: readonly SourceRow[],
+  facts: RowFacts,
+  links: readonly LinkState[],
 ): { quietRows: QuietRow[]; quietAlone: number } {
+  const linkByKey = new Map(links.map((l) => [l.key, l]));
+  const linkByUser = new Map(links.map((l) => [l.userId, l]));
+  const quietRows: QuietRow[] = [];
+  const pass = (link: LinkState | undefined) => {
+    if (link) quietRows.push({ key: link.key, emailKey: link.sourceEmail, userId: link.userId });
+  };
+  for (const key of repeatedKeys) if (quiet.keys.has(key)) pass(linkByKey.get(key));
+  for (const key of quiet.again) pass(linkByKey.get(key));
   const emails = new Set<string>();
   for (const row of fullRows) {
     const email = parseEmail(row.values[ctx.mapping.emailColumn]);
     if (email.ok) emails.add(email.key);
   }
-  const quietRows: QuietRow[] = [];
-  let quietAlone = 0;
-  for (const key of quietKeys) {
-    const link = directory.links.get(key)!;
-    if (repeatedKeys.has(key) || emails.has(link.sourceEmail))
-      quietRows.push({ key, emailKey: link.sourceEmail, userId: link.userId });
-    else quietAlone += 1;
+  for (const email of emails) {
+    const owner = facts.owners.get(email);
+    const link = owner === undefined ? undefined : linkByUser.get(owner);
+    if (link && link.sourceEmail === email && quiet.keys.has(link.key) && !repeatedKeys.has(link.key))
+      pass(link);
   }
-  return { quietRows, quietAlone };
+  return { quietRows, quietAlone: quiet.keys.size + quiet.again.length - quietRows.length };
 }
 
 /**
@@ -186,12 +207,13 @@ export function newUserEmail(
  * The users and links the planner needs in full, besides the quiet rows and besides what
  * the runner adds (every live user with no link here, which may need a row, and the links
  * of all these users): those of the rows it sees, of the email owners and users those rows
- * name, and of the links whose row was not read.
+ * name, and of the links whose row was not read or whose key more than one row has.
  */
 export function neededForPlan(
   ctx: PlanContext,
   rows: readonly SourceRow[],
-  seenKeys: ReadonlySet<string>,
+  seenKeys: KeySet,
+  repeatedKeys: ReadonlySet<string>,
   directory: DirectoryDigest,
   facts: RowFacts,
 ): { userIds: Set<string>; linkKeys: Set<string> } {
@@ -211,7 +233,7 @@ export function neededForPlan(
     if (typeof named === 'string' && facts.liveIds.has(named)) userIds.add(named);
   }
   for (const [key, link] of directory.links) {
-    if (seenKeys.has(key)) continue;
+    if (seenKeys.has(key) && !repeatedKeys.has(key)) continue;
     linkKeys.add(key);
     userIds.add(link.userId);
   }

@@ -1,5 +1,5 @@
 /** Links (SPEC §1): per (connection, user), the source row's key and the baseline. */
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
 import type { Baseline, LinkState } from '../core/link.js';
 import { toUser } from './users.js';
 import type { Database, LinksTable } from './schema.js';
@@ -113,7 +113,7 @@ export async function findLinksWithUsers(
   return rows.map((row) => toLinkWithUser(connection, row));
 }
 
-/** Pages through a connection's links as the fingerprint check reads them: no baseline, no user. */
+/** Pages through a connection's links as the fingerprint check reads them. */
 export async function* scanLinkFingerprints(
   db: Kysely<Database>,
   connection: string,
@@ -122,7 +122,7 @@ export async function* scanLinkFingerprints(
   const pages = byKey(pageSize, (after, limit) => {
     let query = db
       .selectFrom('links')
-      .select(['source_key', 'user_id', 'source_email', 'suspended', 'fingerprint'])
+      .select(['source_key', 'user_id', 'fingerprint'])
       .where('connection', '=', connection)
       .orderBy('source_key')
       .limit(limit);
@@ -130,13 +130,7 @@ export async function* scanLinkFingerprints(
     return query.execute();
   });
   for await (const rows of pages) {
-    yield rows.map((row) => ({
-      key: row.source_key,
-      userId: row.user_id,
-      sourceEmail: row.source_email,
-      suspended: Number(row.suspended) === 1,
-      fingerprint: row.fingerprint,
-    }));
+    yield rows.map((row) => ({ key: row.source_key, userId: row.user_id, fingerprint: row.fingerprint }));
   }
 }
 
@@ -165,13 +159,20 @@ export async function setFingerprints(
     return [];
   });
   for (let i = 0; i < set.length; i += FINGERPRINTS_PER_STATEMENT) {
-    const rows = set.slice(i, i + FINGERPRINTS_PER_STATEMENT).map(([key, fp]) => sql`(${key}, ${fp})`);
-    await sql`with v (k, fp) as (values ${sql.join(rows)})
-      update links set fingerprint = v.fp from v
-      where links.connection = ${connection} and links.source_key in (select k from v) and links.source_key = v.k`.execute(
-      db,
-    );
+    await fingerprintsStatement(connection, set.slice(i, i + FINGERPRINTS_PER_STATEMENT)).execute(db);
   }
+}
+
+/** One statement of setFingerprints: these links (by row key) get these fingerprints. */
+export function fingerprintsStatement(
+  connection: string,
+  fingerprints: ReadonlyArray<readonly [string, string]>,
+): RawBuilder<unknown> {
+  const rows = fingerprints.map(([key, fingerprint]) => sql`(${key}, ${fingerprint})`);
+  // `in (select k from v)`, as in patchStatement: SQLite then finds each link by primary key.
+  return sql`with v (k, fp) as (values ${sql.join(rows)})
+    update links set fingerprint = v.fp from v
+    where links.connection = ${connection} and links.source_key in (select k from v) and links.source_key = v.k`;
 }
 
 const FINGERPRINTS_PER_STATEMENT = 500;
@@ -231,16 +232,24 @@ export async function suspendedElsewhere(
   connection: string,
   userIds?: readonly string[],
 ): Promise<Set<string>> {
-  const query = db
-    .selectFrom('links')
-    .select('user_id')
-    .distinct()
-    .where('connection', '!=', connection)
-    .where('suspended', '=', 1);
+  const query = suspendedLinks(db, connection);
   const rows = userIds
     ? await selectInChunks(userIds, (chunk) => query.where('user_id', 'in', chunk).execute())
     : await query.execute();
   return new Set(rows.map((r) => r.user_id));
+}
+
+/** The users of the links other connections' filters suspend. */
+export function suspendedLinks(db: Kysely<Database>, connection: string) {
+  return (
+    db
+      .selectFrom('links')
+      .select('user_id')
+      .distinct()
+      .where('connection', '!=', connection)
+      // A literal, so SQLite sees the partial index's condition (links_suspended) in the query.
+      .where('suspended', '=', sql.lit(1))
+  );
 }
 
 function linkValues(link: LinkState, now: string) {

@@ -143,12 +143,10 @@ export interface ConnectionState {
   readonly fingerprintsCheckedAt: string | null;
 }
 
-/** A link as a full sync's fingerprint check reads it: no baseline, no user. */
+/** A link as a full sync's fingerprint check reads it: its key, its user, its fingerprint. */
 export interface LinkFingerprint {
   readonly key: string;
   readonly userId: string;
-  readonly sourceEmail: string;
-  readonly suspended: boolean;
   /** The row's fingerprint when the pair last needed nothing; null: read the row in full. */
   readonly fingerprint: string | null;
 }

@@ -45,10 +45,11 @@ export function fingerprintTag(
 
 /** A full read that the fingerprints spared: the rows to read in full, the rest known quiet. */
 export interface FingerprintCheck {
-  /** Every link, as a digest; those of quiet rows carry no baseline digest (they are never compared). */
+  /** The links of the rows to read in full and of the rows gone, as digests (not the quiet rows'). */
   readonly directory: DirectoryDigest;
-  readonly quietKeys: readonly string[];
-  /** Rows that changed, are new, or repeat a key, or whose user was written: looked up in full. */
+  /** The keys of the rows found quiet without being read. */
+  readonly quiet: Set<string>;
+  /** Rows that changed, are new, repeat a key, or whose user was written: looked up in full. */
   readonly suspectKeys: readonly string[];
 }
 
@@ -73,37 +74,51 @@ export async function checkFingerprints(
   const written = new Set(await store.userIdsChangedSince(since));
   if (written.size > mostLookedUp) return null;
 
-  const links = new Map<string, PairDigest>();
-  for await (const page of store.scanLinkFingerprints(connection.name, PAGE_SIZE)) {
-    await yieldToEventLoop();
-    for (const { key, ...link } of page) links.set(key, { ...link, digest: null });
-  }
-  // Per key: true while it is quiet; a key met twice is not.
-  const quiet = new Map<string, boolean>();
-  let suspects = 0;
-  for await (const page of source.scanFingerprints({ columns, pageSize: PAGE_SIZE })) {
-    await yieldToEventLoop();
+  // Both at once: the source digests its rows on its own time while the links are read.
+  const [links, pages] = await Promise.all([
+    trustedFingerprints(store, connection.name, written),
+    allPages(source.scanFingerprints({ columns, pageSize: PAGE_SIZE })),
+  ]);
+  const quiet = new Set<string>();
+  const suspects = new Set<string>();
+  for (const page of pages.splice(0)) {
     for (const { key, fingerprint } of page) {
-      const link = links.get(key);
-      const isQuiet =
-        !quiet.has(key) &&
-        link !== undefined &&
-        link.fingerprint === fingerprint &&
-        !written.has(link.userId);
-      if (quiet.get(key) !== false && !isQuiet) suspects += 1;
-      quiet.set(key, isQuiet);
+      if (suspects.has(key)) continue;
+      // A key met twice: neither row is quiet.
+      if (quiet.delete(key) || fingerprint !== links.get(key)) suspects.add(key);
+      else quiet.add(key);
     }
-    if (suspects > mostLookedUp) return null;
   }
-  const quietKeys: string[] = [];
-  const suspectKeys: string[] = [];
-  for (const [key, isQuiet] of quiet) (isQuiet ? quietKeys : suspectKeys).push(key);
+  if (suspects.size > mostLookedUp) return null;
   // The planner compares the other rows with their pairs, and judges the links of rows gone.
-  const compared = [...links.keys()].filter((key) => quiet.get(key) !== true);
-  for (const { link, user, fingerprint } of await store.findLinksWithUsers(connection.name, compared)) {
-    links.set(link.key, pairDigest(link, user, connection.fields, fingerprint));
+  for (const key of quiet) links.delete(key);
+  const pairs = new Map<string, PairDigest>();
+  for (const { link, user, fingerprint } of await store.findLinksWithUsers(connection.name, [
+    ...links.keys(),
+  ])) {
+    pairs.set(link.key, pairDigest(link, user, connection.fields, fingerprint));
   }
-  return { directory: { links }, quietKeys, suspectKeys };
+  return { directory: { links: pairs }, quiet, suspectKeys: [...suspects] };
+}
+
+/** Every link's key → its fingerprint, null where it has none or its user was written since the check. */
+async function trustedFingerprints(
+  store: DirectoryStore,
+  connection: string,
+  written: ReadonlySet<string>,
+): Promise<Map<string, string | null>> {
+  const links = new Map<string, string | null>();
+  for await (const page of store.scanLinkFingerprints(connection, PAGE_SIZE)) {
+    for (const { key, userId, fingerprint } of page) links.set(key, written.has(userId) ? null : fingerprint);
+    await yieldToEventLoop();
+  }
+  return links;
+}
+
+async function allPages<T>(pages: AsyncIterable<T[]>): Promise<T[][]> {
+  const all: T[][] = [];
+  for await (const page of pages) all.push(page);
+  return all;
 }
 
 /** The rows of these keys, read in full with their fingerprints, a page at a time. */

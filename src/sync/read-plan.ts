@@ -10,7 +10,7 @@ import { UsersyncError } from '../core/errors.js';
 import { emailKey } from '../core/normalize.js';
 import { mappedColumns, type MappedField } from '../core/fields.js';
 import { planSync } from '../core/plan-sync.js';
-import type { PlanContext, SyncMode, SyncPlan } from '../core/plan.js';
+import type { KeySet, PlanContext, SyncMode, SyncPlan } from '../core/plan.js';
 import {
   factsToLookUp,
   neededForPlan,
@@ -20,6 +20,7 @@ import {
   splitRows,
   type DirectoryDigest,
   type PairDigest,
+  type QuietKeys,
   type RowFacts,
 } from '../core/quiet-row.js';
 import type { LinkState } from '../core/link.js';
@@ -125,7 +126,7 @@ export async function readAndPlan(
       : source.scan({ columns, pageSize: PAGE_SIZE, fingerprint: tag !== null });
     const fingerprints = tag === null ? null : new FingerprintChanges(tag);
     const read = await readRows(ctx, connection, pages, directory, lookUp, options, {
-      quietKeys: checked?.quietKeys ?? [],
+      quiet: checked?.quiet ?? new Set(),
       fingerprints,
     });
     const { rows: moreRows, streamed } = await read.newRows.finish(read.rows, read.repeatedKeys, {
@@ -134,10 +135,10 @@ export async function readAndPlan(
       isNewUserRow: (row) => newUserEmail(ctx, row, directory, read.facts) !== null,
     });
     const rows = [...read.rows, ...moreRows];
-    const needed = neededForPlan(ctx, rows, read.seen, directory, read.facts);
+    const needed = neededForPlan(ctx, rows, read.met, read.repeatedKeys, directory, read.facts);
     const { users, links } = await loadForPlan(store, connection.name, needed);
-    const quiet = quietInput(ctx, directory, read.quietKeys, read.repeatedKeys, rows);
-    const plan = planSync(ctx, { rows, ...quiet, seenKeys: read.seen, users, links });
+    const quiet = quietInput(ctx, read.quiet, read.repeatedKeys, rows, read.facts, links);
+    const plan = planSync(ctx, { rows, ...quiet, seenKeys: read.met, users, links });
     options.onProgress?.({ connection: connection.name, phase: 'plan', actions: plan.actions.length });
     return {
       plan,
@@ -159,7 +160,7 @@ export async function readAndPlan(
 
 /**
  * Streams the rows past the directory's digests, page by page: every row, or those the
- * fingerprints could not vouch for (`known.quietKeys` are the rest). Keeps in full only the
+ * fingerprints could not vouch for (`known.quiet` are the rest). Keeps in full only the
  * rows that need work (and what the directory says about them), quiet rows by key, new-user
  * rows as `NewRows` decides; and every key met. Tells `known.fingerprints` what it found.
  */
@@ -170,22 +171,25 @@ async function readRows(
   directory: DirectoryDigest,
   lookUp: (rows: readonly SourceRow[]) => Promise<RowFacts>,
   options: ReadPlanOptions,
-  known: { quietKeys: readonly string[]; fingerprints: FingerprintChanges | null },
+  known: { quiet: Set<string>; fingerprints: FingerprintChanges | null },
 ) {
   const rows: SourceRow[] = [];
   // What the directory says about the rows kept in full (new-user rows have nothing to say).
   const facts = { owners: new Map<string, string>(), liveIds: new Set<string>() };
-  const quietKeys = [...known.quietKeys];
+  const unread = known.quiet.size;
+  const quiet: QuietKeys = { keys: known.quiet, again: [] };
   const newRows = new NewRows(
     ctx.mapping.emailColumn,
     options.holdAllRows ? Infinity : (options.holdNewRows ?? HOLD_NEW_ROWS),
   );
-  const seen = new Set<string>(known.quietKeys);
+  // The keys read; with the quiet keys not read, every key met.
+  const seen = new Set<string>();
+  const met: KeySet = { has: (key) => seen.has(key) || quiet.keys.has(key) };
   const repeatedKeys = new Set<string>();
   let maxCursor: unknown;
   for await (const page of pages) {
     await yieldToEventLoop();
-    const split = { rows: [] as SourceRow[], quietKeys };
+    const split = { rows: [] as SourceRow[], quiet };
     splitRows(ctx, page, directory, split);
     if (known.fingerprints) {
       const full = new Set(split.rows);
@@ -204,14 +208,14 @@ async function readRows(
       else seen.add(row.key);
       if (connection.cursor) maxCursor = laterCursor(maxCursor, row.values[connection.cursor]);
     }
-    options.onProgress?.({ connection: connection.name, phase: 'read', rows: seen.size });
+    options.onProgress?.({ connection: connection.name, phase: 'read', rows: unread + seen.size });
   }
   if (known.fingerprints) {
     for (const [key, pair] of directory.links) {
-      if (!seen.has(key) || repeatedKeys.has(key)) known.fingerprints.forget(key, pair);
+      if (!met.has(key) || repeatedKeys.has(key)) known.fingerprints.forget(key, pair);
     }
   }
-  return { rows, quietKeys, newRows, seen, repeatedKeys, maxCursor, facts };
+  return { rows, quiet, newRows, met, repeatedKeys, maxCursor, facts };
 }
 
 /**

@@ -2,8 +2,9 @@
  * Statements a large sync sends many times must find their rows by index on SQLite: the
  * test reads SQLite's plan (EXPLAIN QUERY PLAN) of the exact SQL, it does not time it.
  */
-import { Kysely } from 'kysely';
-import { describe, expect, it } from 'vitest';
+import { Kysely, type CompiledQuery } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fingerprintsStatement, suspendedLinks } from '../../src/directory/links.js';
 import { migrateDirectory } from '../../src/directory/migrations/index.js';
 import type { Database } from '../../src/directory/schema.js';
 import { createSqliteDirectoryDialect } from '../../src/directory/sqlite/sqlite-dialect.js';
@@ -12,32 +13,58 @@ import { newUser } from './contract/harness.js';
 
 const NOW = '2026-01-01T00:00:00.000Z';
 
+/** SQLite's plan of a statement, one step per line. */
+async function planOf(db: Kysely<Database>, compiled: CompiledQuery): Promise<string[]> {
+  const plan = await db.executeQuery<{ detail: string }>({
+    ...compiled,
+    sql: `explain query plan ${compiled.sql}`,
+  });
+  return plan.rows.map((r) => r.detail);
+}
+
 describe('SQLite query plans', () => {
+  let db: Kysely<Database>;
+  beforeEach(async () => {
+    db = new Kysely<Database>({ dialect: createSqliteDirectoryDialect(':memory:').kysely });
+    await migrateDirectory(db as Kysely<unknown>);
+  });
+  afterEach(() => db.destroy());
+
   it('a batch of user patches finds each user by primary key, never by scanning users', async () => {
-    const db = new Kysely<Database>({ dialect: createSqliteDirectoryDialect(':memory:').kysely });
-    try {
-      await migrateDirectory(db as Kysely<unknown>);
-      // As many as one statement takes: SQLite plans 3 rows of VALUES differently from 500.
-      const group = Array.from({ length: 500 }, (_, i) => ({
-        current: { ...newUserRow(newUser(`u${i}`, `u${i}@x.io`), NOW), version: 1 + (i % 3) },
-        changes: { name: `n${i}` },
-      }));
-      const compiled = patchStatement(['name'], group, NOW).compile(db);
-      const plan = await db.executeQuery<{ detail: string }>({
-        ...compiled,
-        sql: `explain query plan ${compiled.sql}`,
-      });
-      const steps = plan.rows.map((r) => r.detail);
-      expect(
-        steps.some((s) => /^SEARCH users USING (INDEX|PRIMARY KEY)/.test(s)),
-        steps.join(' | '),
-      ).toBe(true);
-      expect(
-        steps.some((s) => /^SCAN users\b/.test(s)),
-        steps.join(' | '),
-      ).toBe(false);
-    } finally {
-      await db.destroy();
-    }
+    // As many as one statement takes: SQLite plans 3 rows of VALUES differently from 500.
+    const group = Array.from({ length: 500 }, (_, i) => ({
+      current: { ...newUserRow(newUser(`u${i}`, `u${i}@x.io`), NOW), version: 1 + (i % 3) },
+      changes: { name: `n${i}` },
+    }));
+    const steps = await planOf(db, patchStatement(['name'], group, NOW).compile(db));
+    expect(
+      steps.some((s) => /^SEARCH users USING (INDEX|PRIMARY KEY)/.test(s)),
+      steps.join(' | '),
+    ).toBe(true);
+    expect(
+      steps.some((s) => /^SCAN users\b/.test(s)),
+      steps.join(' | '),
+    ).toBe(false);
+  });
+
+  it('a batch of fingerprints finds each link by primary key, never by scanning links', async () => {
+    const fingerprints = Array.from({ length: 500 }, (_, i) => [`k${i}`, `f${i}`] as const);
+    const steps = await planOf(db, fingerprintsStatement('crm', fingerprints).compile(db));
+    expect(
+      steps.some((s) => /^SEARCH links USING (COVERING INDEX|INDEX|PRIMARY KEY)/.test(s)),
+      steps.join(' | '),
+    ).toBe(true);
+    expect(
+      steps.some((s) => /^SCAN links\b/.test(s)),
+      steps.join(' | '),
+    ).toBe(false);
+  });
+
+  it('the users suspended elsewhere come from the index of suspended links, not a scan of links', async () => {
+    const steps = await planOf(db, suspendedLinks(db, 'crm').compile());
+    expect(
+      steps.some((s) => /links USING COVERING INDEX links_suspended/.test(s)),
+      steps.join(' | '),
+    ).toBe(true);
   });
 });

@@ -96,7 +96,7 @@ export function planFromDigests(world: World, overrides: Partial<PlanContext> = 
       links.map((l) => [l.key, digests.pairDigest(l, byId.get(l.userId) ?? null, ctx.mapping.fields)]),
     ),
   };
-  const split = { rows: [] as SourceRow[], quietKeys: [] as string[] };
+  const split = { rows: [] as SourceRow[], quiet: { keys: new Set<string>(), again: [] as string[] } };
   digests.splitRows(
     ctx,
     [...world.rows].map(([key, values]) => ({ key, values })),
@@ -113,18 +113,19 @@ export function planFromDigests(world: World, overrides: Partial<PlanContext> = 
     liveIds: new Set(live.filter((u) => wanted.ids.includes(u.id)).map((u) => u.id)),
   };
   const seen = new Set(world.rows.keys());
-  const { userIds, linkKeys } = digests.neededForPlan(ctx, split.rows, seen, digest, facts);
+  // A world's rows have distinct keys (a Map): no key repeats.
+  const { userIds, linkKeys } = digests.neededForPlan(ctx, split.rows, seen, new Set(), digest, facts);
   const linked = new Set(links.map((l) => l.userId));
   for (const user of live) if (!linked.has(user.id)) userIds.add(user.id);
   for (const link of links) if (userIds.has(link.userId)) linkKeys.add(link.key);
-  // A world's rows have distinct keys (a Map): no key repeats.
-  const quiet = digests.quietInput(ctx, digest, split.quietKeys, new Set(), split.rows);
+  const loaded = links.filter((l) => linkKeys.has(l.key));
+  const quiet = digests.quietInput(ctx, split.quiet, new Set(), split.rows, facts, loaded);
   return planSync(ctx, {
     rows: split.rows,
     ...quiet,
     seenKeys: seen,
     users: users.filter((u) => userIds.has(u.id)),
-    links: links.filter((l) => linkKeys.has(l.key)),
+    links: loaded,
   });
 }
 
