@@ -40,6 +40,31 @@ describe.runIf(reachable)('postgres source', () => {
     };
   });
 
+  it('fingerprints tell floats apart however the database prints them by default', async () => {
+    const table = await db.makeTable('id int primary key, email text, score double precision');
+    await db.query(
+      `insert into ${db.qualified(table)} values (1, 'a@x.io', 0.1::float8 + 0.2::float8), (2, 'b@x.io', 0.3)`,
+    );
+    // A session that prints floats to 15 digits, as databases before PostgreSQL 12 did.
+    const connector = createPostgresConnector({
+      source: `${POSTGRES_TEST_URL}?options=${encodeURIComponent('-c extra_float_digits=0')}`,
+      table: `${db.name()}.${table}`,
+      emailColumn: 'email',
+      baseDir: '/',
+      readOnly: true,
+    });
+    try {
+      const fingerprints: string[] = [];
+      for await (const page of connector.scanFingerprints!({ columns: ['score'], pageSize: 10 })) {
+        fingerprints.push(...page.map((row) => row.fingerprint));
+      }
+      expect(fingerprints).toHaveLength(2);
+      expect(fingerprints[0]).not.toBe(fingerprints[1]);
+    } finally {
+      await connector.close();
+    }
+  });
+
   describe('table names', () => {
     const columns = '"User ID" text primary key, "E-Mail" text, "Full Name" text, "isActive" boolean';
 

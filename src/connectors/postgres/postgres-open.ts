@@ -35,15 +35,18 @@ export function openPostgres(target: PostgresTarget, readOnly: boolean): PgKysel
   return new Kysely({
     dialect: new PostgresDialect({
       pool,
-      // Import-only: the server itself refuses writes, whatever SQL runs (a session setting,
-      // not a URL option, so `?options=` in the user's URL cannot drop it).
-      onCreateConnection: readOnly
-        ? async (connection) => {
-            await connection.executeQuery(
-              CompiledQuery.raw('set session characteristics as transaction read only'),
-            );
-          }
-        : undefined,
+      onCreateConnection: async (connection) => {
+        // Floats as text exactly, whatever the database's default: two different values must
+        // never give one fingerprint (see scanFingerprints).
+        await connection.executeQuery(CompiledQuery.raw('set extra_float_digits = 3'));
+        // Import-only: the server itself refuses writes, whatever SQL runs (a session setting,
+        // not a URL option, so `?options=` in the user's URL cannot drop it).
+        if (readOnly) {
+          await connection.executeQuery(
+            CompiledQuery.raw('set session characteristics as transaction read only'),
+          );
+        }
+      },
     }),
   });
 }
