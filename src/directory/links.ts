@@ -169,10 +169,9 @@ export function fingerprintsStatement(
   fingerprints: ReadonlyArray<readonly [string, string]>,
 ): RawBuilder<unknown> {
   const rows = fingerprints.map(([key, fingerprint]) => sql`(${key}, ${fingerprint})`);
-  // `in (select k from v)`, as in patchStatement: SQLite then finds each link by primary key.
   return sql`with v (k, fp) as (values ${sql.join(rows)})
     update links set fingerprint = v.fp from v
-    where links.connection = ${connection} and links.source_key in (select k from v) and links.source_key = v.k`;
+    where links.connection = ${connection} and links.source_key = v.k`;
 }
 
 const FINGERPRINTS_PER_STATEMENT = 500;

@@ -22,6 +22,19 @@ async function planOf(db: Kysely<Database>, compiled: CompiledQuery): Promise<st
   return plan.rows.map((r) => r.detail);
 }
 
+/** The plan finds the table's rows through an index (its primary key's included) and never scans it. */
+function expectFoundByIndex(steps: readonly string[], table: string): void {
+  const plan = steps.join(' | ');
+  expect(
+    steps.some((s) => new RegExp(`^SEARCH ${table} USING (COVERING INDEX|INDEX|PRIMARY KEY)`).test(s)),
+    plan,
+  ).toBe(true);
+  expect(
+    steps.some((s) => new RegExp(`^SCAN ${table}\\b`).test(s)),
+    plan,
+  ).toBe(false);
+}
+
 describe('SQLite query plans', () => {
   let db: Kysely<Database>;
   beforeEach(async () => {
@@ -36,28 +49,12 @@ describe('SQLite query plans', () => {
       current: { ...newUserRow(newUser(`u${i}`, `u${i}@x.io`), NOW), version: 1 + (i % 3) },
       changes: { name: `n${i}` },
     }));
-    const steps = await planOf(db, patchStatement(['name'], group, NOW).compile(db));
-    expect(
-      steps.some((s) => /^SEARCH users USING (INDEX|PRIMARY KEY)/.test(s)),
-      steps.join(' | '),
-    ).toBe(true);
-    expect(
-      steps.some((s) => /^SCAN users\b/.test(s)),
-      steps.join(' | '),
-    ).toBe(false);
+    expectFoundByIndex(await planOf(db, patchStatement(['name'], group, NOW).compile(db)), 'users');
   });
 
   it('a batch of fingerprints finds each link by primary key, never by scanning links', async () => {
     const fingerprints = Array.from({ length: 500 }, (_, i) => [`k${i}`, `f${i}`] as const);
-    const steps = await planOf(db, fingerprintsStatement('crm', fingerprints).compile(db));
-    expect(
-      steps.some((s) => /^SEARCH links USING (COVERING INDEX|INDEX|PRIMARY KEY)/.test(s)),
-      steps.join(' | '),
-    ).toBe(true);
-    expect(
-      steps.some((s) => /^SCAN links\b/.test(s)),
-      steps.join(' | '),
-    ).toBe(false);
+    expectFoundByIndex(await planOf(db, fingerprintsStatement('crm', fingerprints).compile(db)), 'links');
   });
 
   it('the users suspended elsewhere come from the index of suspended links, not a scan of links', async () => {
