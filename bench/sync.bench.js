@@ -1,6 +1,6 @@
 // `npm run bench`: sync a generated source of BENCH_ROWS rows (default 100,000) with a
-// directory: first sync, no-op full re-sync (twice for a PostgreSQL source: the first takes
-// the rows' fingerprints), incremental sync (cursor) after 1,000 edits
+// directory: first sync, no-op full re-sync (twice: the first takes the rows'
+// fingerprints), incremental sync (cursor) after 1,000 edits
 // timed as the whole `usersync sync` command, full sync after 1 % edits. Prints wall time,
 // rows/s and peak memory of each phase (each in its own process), each as a multiple of
 // the naive baseline's speed (bench/baseline.js, on the first BENCH_BASELINE_ROWS rows,
@@ -95,10 +95,9 @@ const results = [phase('first sync (import + write-back)')];
 // What autovacuum would do after a million-row load (this machine's server has it off).
 await source.vacuum();
 if (onPostgres) await vacuumSchema(POSTGRES_URL, new URL(directory).searchParams.get('schema'));
-// A source that gives fingerprints (see src/sync/fingerprints.ts): the first no-op reads
-// every row and takes them; from the next one, rows whose fingerprint is unchanged are not read.
-if (source.kind.startsWith('PostgreSQL'))
-  results.push(phase('no-op full re-sync, taking fingerprints', '--full'));
+// Both bench sources give fingerprints (see src/sync/fingerprints.ts): the first no-op
+// reads every row and takes them; from the next one, rows whose fingerprint is unchanged are not read.
+results.push(phase('no-op full re-sync, taking fingerprints', '--full'));
 results.push(phase('no-op full re-sync', '--full'));
 const fewEdits = Math.min(rows, 1000);
 await source.edit(Math.max(1, Math.floor(rows / fewEdits)));

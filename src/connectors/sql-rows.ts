@@ -4,6 +4,7 @@
  * pagination on the key (`key > last ORDER BY key`), stable and fast where OFFSET rescans.
  */
 import type { SourceRow } from '../core/source-row.js';
+import type { RowFingerprint } from './connector.js';
 
 export interface SelectedRow {
   readonly k: unknown;
@@ -36,4 +37,9 @@ export async function* keysetPages(
     if (rows.length < limit) return;
     last = rows[rows.length - 1];
   }
+}
+
+/** `scanFingerprints` from pages read with no values and each row's fingerprint. */
+export async function* fingerprintsOf(pages: AsyncIterable<SourceRow[]>): AsyncIterable<RowFingerprint[]> {
+  for await (const page of pages) yield page.map((row) => ({ key: row.key, fingerprint: row.fingerprint! }));
 }

@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  CONTRACT_COLUMNS,
-  NO_FINGERPRINTS,
-  runConnectorContract,
-  scanAll,
-  type ContractRow,
-} from './contract.js';
+import { CONTRACT_COLUMNS, runConnectorContract, scanAll, type ContractRow } from './contract.js';
 import { useSqliteFixture, withDatabase } from './sqlite-fixture.js';
 import { createSqliteConnector } from '../../src/connectors/sqlite/sqlite-connector.js';
 
@@ -14,38 +8,34 @@ const { tempDir, makeDatabase, open } = useSqliteFixture();
 const TABLE = '"Member List"';
 const quoted = (column: string) => `"${column}"`;
 
-runConnectorContract(
-  'sqlite',
-  async (rows: readonly ContractRow[], { readOnly }) => {
-    const { dir, path } = makeDatabase(
-      `create table ${TABLE} (id text primary key, email text not null unique, full_name text, plan text, "Mixed Case-Col" text)`,
-      (db) => {
-        const insert = db.prepare(`insert into ${TABLE} values (?, ?, ?, ?, ?)`);
-        for (const row of rows) insert.run(...CONTRACT_COLUMNS.map((column) => row[column]));
-      },
-    );
-    const connector = createSqliteConnector({
-      source: 'sqlite:crm.db',
-      table: 'Member List',
-      key: 'id',
-      emailColumn: 'email',
-      baseDir: dir,
-      readOnly,
-    });
-    return {
-      connector,
-      setValue: async (key, column, value) =>
-        void withDatabase(path, (db) =>
-          db.prepare(`update ${TABLE} set ${quoted(column)} = ? where id = ?`).run(value, key),
-        ),
-      removeRow: async (key) =>
-        void withDatabase(path, (db) => db.prepare(`delete from ${TABLE} where id = ?`).run(key)),
-      snapshot: async () =>
-        withDatabase(path, (db) => JSON.stringify(db.prepare(`select * from ${TABLE} order by id`).all())),
-    };
-  },
-  { skip: NO_FINGERPRINTS },
-);
+runConnectorContract('sqlite', async (rows: readonly ContractRow[], { readOnly }) => {
+  const { dir, path } = makeDatabase(
+    `create table ${TABLE} (id text primary key, email text not null unique, full_name text, plan text, "Mixed Case-Col" text)`,
+    (db) => {
+      const insert = db.prepare(`insert into ${TABLE} values (?, ?, ?, ?, ?)`);
+      for (const row of rows) insert.run(...CONTRACT_COLUMNS.map((column) => row[column]));
+    },
+  );
+  const connector = createSqliteConnector({
+    source: 'sqlite:crm.db',
+    table: 'Member List',
+    key: 'id',
+    emailColumn: 'email',
+    baseDir: dir,
+    readOnly,
+  });
+  return {
+    connector,
+    setValue: async (key, column, value) =>
+      void withDatabase(path, (db) =>
+        db.prepare(`update ${TABLE} set ${quoted(column)} = ? where id = ?`).run(value, key),
+      ),
+    removeRow: async (key) =>
+      void withDatabase(path, (db) => db.prepare(`delete from ${TABLE} where id = ?`).run(key)),
+    snapshot: async () =>
+      withDatabase(path, (db) => JSON.stringify(db.prepare(`select * from ${TABLE} order by id`).all())),
+  };
+});
 
 describe('sqlite connector', () => {
   it('reads and writes identifiers with spaces, dashes and mixed case, with a main. prefix', async () => {

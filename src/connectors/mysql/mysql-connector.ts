@@ -15,7 +15,7 @@ import {
   type SourceRow,
   type WriteResult,
 } from '../connector.js';
-import { keysetPages, toSourceRow } from '../sql-rows.js';
+import { fingerprintsOf, keysetPages, toSourceRow } from '../sql-rows.js';
 import { mysqlFailure, type MysqlPlace } from './mysql-errors.js';
 import { openMysql, supportsReturning, type MysqlKysely } from './mysql-open.js';
 import {
@@ -161,11 +161,14 @@ class MysqlConnector implements SourceConnector {
     return this.pages(options, () => []);
   }
 
-  async *scanFingerprints(options: ScanOptions): AsyncIterable<RowFingerprint[]> {
-    const digested = { columns: [], pageSize: options.pageSize, digest: options.columns };
-    for await (const page of this.pages(digested, () => [], options.columns)) {
-      yield page.map((row) => ({ key: row.key, fingerprint: row.fingerprint! }));
-    }
+  scanFingerprints(options: ScanOptions): AsyncIterable<RowFingerprint[]> {
+    return fingerprintsOf(
+      this.pages(
+        { columns: [], pageSize: options.pageSize, digest: options.columns },
+        () => [],
+        options.columns,
+      ),
+    );
   }
 
   readChangedSince(cursorColumn: string, since: unknown, options: ScanOptions): AsyncIterable<SourceRow[]> {

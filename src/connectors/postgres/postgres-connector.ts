@@ -15,7 +15,7 @@ import {
   type SourceRow,
   type WriteResult,
 } from '../connector.js';
-import { keysetPages, toSourceRow } from '../sql-rows.js';
+import { fingerprintsOf, keysetPages, toSourceRow } from '../sql-rows.js';
 import { pgFailure, type PgPlace } from './postgres-errors.js';
 import { openPostgres, type PgKysely } from './postgres-open.js';
 import {
@@ -112,11 +112,10 @@ class PostgresConnector implements SourceConnector {
     return this.pages(options, []);
   }
 
-  async *scanFingerprints(options: ScanOptions): AsyncIterable<RowFingerprint[]> {
-    const digested = { columns: [], pageSize: options.pageSize, digest: options.columns };
-    for await (const page of this.pages(digested, options.columns)) {
-      yield page.map((row) => ({ key: row.key, fingerprint: row.fingerprint! }));
-    }
+  scanFingerprints(options: ScanOptions): AsyncIterable<RowFingerprint[]> {
+    return fingerprintsOf(
+      this.pages({ columns: [], pageSize: options.pageSize, digest: options.columns }, options.columns),
+    );
   }
 
   readChangedSince(cursorColumn: string, since: unknown, options: ScanOptions): AsyncIterable<SourceRow[]> {

@@ -7,6 +7,7 @@ import {
   type ConnectorCapabilities,
   type ConnectorSettings,
   type InsertResult,
+  type RowFingerprint,
   type RowInsert,
   type RowUpdate,
   type ScanOptions,
@@ -16,7 +17,7 @@ import {
   type WriteResult,
 } from '../connector.js';
 import { sourceFile, type SourceFile } from '../source-path.js';
-import { keysetPages, toSourceRow } from '../sql-rows.js';
+import { fingerprintsOf, keysetPages, toSourceRow } from '../sql-rows.js';
 import { sqliteFailure } from './sqlite-errors.js';
 import { openSqlite, type SqliteKysely } from './sqlite-open.js';
 import {
@@ -106,18 +107,28 @@ class SqliteConnector implements SourceConnector {
     return this.pages(options, []);
   }
 
+  scanFingerprints(options: ScanOptions): AsyncIterable<RowFingerprint[]> {
+    return fingerprintsOf(
+      this.pages({ columns: [], pageSize: options.pageSize, digest: options.columns }, [], options.columns),
+    );
+  }
+
   readChangedSince(cursorColumn: string, since: unknown, options: ScanOptions): AsyncIterable<SourceRow[]> {
     return this.pages(options, [columnAtLeast(cursorColumn, toSqliteValue(since))], [cursorColumn]);
   }
 
-  /** Keyset pagination (`key > last ORDER BY key`): stable and fast where OFFSET rescans. */
+  /**
+   * Keyset pagination (`key > last ORDER BY key`): stable and fast where OFFSET rescans.
+   * `digest`: the columns of the rows' fingerprints (the columns read, when `fingerprint` is asked).
+   */
   private async *pages(
-    options: ScanOptions,
+    options: ScanOptions & { digest?: readonly string[] },
     conditions: readonly RawBuilder<unknown>[],
     conditionColumns: readonly string[] = [],
   ): AsyncIterable<SourceRow[]> {
     this.checkColumns([...conditionColumns, ...options.columns]);
-    const base = { ref: this.info.ref, key: this.key.name, columns: options.columns };
+    const fingerprintOf = options.digest ?? (options.fingerprint ? options.columns : undefined);
+    const base = { ref: this.info.ref, key: this.key.name, columns: options.columns, fingerprintOf };
     yield* keysetPages(options.columns, options.pageSize, (last, limit) => {
       const after = last ? [keyAfter(this.key.name, last.k)] : [];
       return this.read(selectRows({ ...base, limit, conditions: [...conditions, ...after] }));
@@ -145,6 +156,7 @@ class SqliteConnector implements SourceConnector {
         key: this.key.name,
         columns,
         conditions: [folded ? columnInFolded(column, chunk as string[]) : columnIn(column, chunk)],
+        fingerprintOf: options.fingerprint ? columns : undefined,
       });
       found.push(...(await this.read(query)).map((row) => toSourceRow(row, columns)));
     }

@@ -1,7 +1,9 @@
 import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
 import { Kysely, SqliteDialect } from 'kysely';
 import { UsersyncError } from '../../core/errors.js';
 import type { SourceFile } from '../source-path.js';
+import { FINGERPRINT_FUNCTION } from './sqlite-statements.js';
 
 /** The connector only runs SQL it builds with `sql`, so it needs no table types. */
 export type SqliteKysely = Kysely<Record<string, never>>;
@@ -29,5 +31,23 @@ export function openSqlite(file: SourceFile, readOnly: boolean): OpenSqlite {
       { cause: error },
     );
   }
+  raw.function(FINGERPRINT_FUNCTION, { deterministic: true, varargs: true, safeIntegers: true }, fingerprint);
   return { raw, db: new Kysely({ dialect: new SqliteDialect({ database: raw }) }) };
+}
+
+/**
+ * SQLite has no digest function, so the connector lends it one: 64 bits of SHA-1 over each
+ * value with its type (integers arrive as BigInt, so 1 and 1.0 and '1' all differ).
+ */
+function fingerprint(...values: unknown[]): string {
+  const hash = createHash('sha1');
+  for (const value of values) {
+    if (value === null) hash.update('n;');
+    else if (Buffer.isBuffer(value)) hash.update(`b${value.length}:`).update(value);
+    else {
+      const text = String(value);
+      hash.update(`${typeof value}${text.length}:${text}`);
+    }
+  }
+  return hash.digest('hex').slice(0, 16);
 }

@@ -17,6 +17,8 @@ export interface RowQuery {
   readonly columns: readonly string[];
   readonly conditions: readonly RawBuilder<unknown>[];
   readonly limit?: number;
+  /** Also select `f`, the row's fingerprint over these columns. */
+  readonly fingerprintOf?: readonly string[];
 }
 
 const table = (ref: SqliteTableRef) => sql.id(ref.schema, ref.name);
@@ -28,12 +30,18 @@ export function selectRows(query: RowQuery): RawBuilder<SelectedRow> {
   const selected = [
     sql`${key} as k`,
     ...query.columns.map((name, i) => sql`${column(name)} as ${sql.id(`c${i}`)}`),
+    ...(query.fingerprintOf
+      ? [sql`${sql.raw(FINGERPRINT_FUNCTION)}(${sql.join(query.fingerprintOf.map(column))}) as f`]
+      : []),
   ];
   // A row whose key is NULL cannot be addressed by key, so it is not the sync's to manage.
   const where = and([sql`${key} is not null`, ...query.conditions]);
   const limit = query.limit === undefined ? sql`` : sql` limit ${query.limit}`;
   return sql<SelectedRow>`select ${sql.join(selected)} from ${table(query.ref)} where ${where} order by ${key}${limit}`;
 }
+
+/** The function `openSqlite` gives each connection: a row's fingerprint (see sqlite-open.ts). */
+export const FINGERPRINT_FUNCTION = 'usersync_fingerprint';
 
 /** Keyset pagination: compares with the last row's own value, so integer and text keys both page right. */
 export function keyAfter(key: string, last: unknown): RawBuilder<unknown> {
