@@ -218,6 +218,20 @@ export function runConnectorContract(
       expect([...byKey.keys()].sort()).toEqual(['n6', 'n8', 'u1', 'u2', 'u3', 'u4', 'u5']);
     });
 
+    test('a single failing row is reported as failed, and the source keeps what it had', async () => {
+      const made = await source();
+      const before = await made.snapshot();
+      const [inserted] = await made.connector.insert([
+        { values: newRow(7, { email: 'user1@example.com' }), fallbackKey: 'dir-7' },
+      ]);
+      expect(inserted?.status === 'failed' && inserted.error).toBeTruthy();
+      const [updated] = await made.connector.update([
+        { key: 'u2', set: { email: 'user1@example.com' }, expect: { email: 'user2@example.com' } },
+      ]);
+      expect(updated?.status === 'failed' && updated.error).toBeTruthy();
+      expect(await made.snapshot()).toBe(before);
+    });
+
     test('a conditional update applies when the row still holds the expected values', async () => {
       const { connector } = await source();
       const results = await connector.update([

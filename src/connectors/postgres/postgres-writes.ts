@@ -62,15 +62,25 @@ function writeEach<T, R>(
  * with it: the batch is first written whole (the common case: `all`, a statement per
  * row or per set of rows), and only if a row fails, rolled back and done again one row
  * at a time with a savepoint around each, so that row alone is undone and the others commit.
+ * A single row (a login's write-back) is written without BEGIN and COMMIT: two round
+ * trips fewer, and its failure is its own.
  */
 async function writeBatch<T, R>(
   target: PgWriteTarget,
   action: string,
   items: readonly T[],
-  all: (trx: Transaction) => Promise<(R | Failed)[]>,
+  all: (db: PgKysely) => Promise<(R | Failed)[]>,
   write: (db: PgKysely, item: T) => Promise<R>,
 ): Promise<(R | Failed)[]> {
   if (items.length === 0) return [];
+  if (items.length === 1) {
+    try {
+      return await all(target.db);
+    } catch (error) {
+      if (!isRowError(error)) throw pgFailure(error, action, target.place, 'source.write_rejected');
+      return [{ status: 'failed', error: rowErrorMessage(error) }];
+    }
+  }
   try {
     return await inTransaction(target.db, all);
   } catch (error) {
