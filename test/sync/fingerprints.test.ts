@@ -11,9 +11,9 @@ import { fingerprintTag } from '../../src/sync/fingerprints.js';
 import { runConnectionSync, type SyncOptions } from '../../src/sync/run-sync.js';
 import { SourcePool } from '../../src/sync/source-pool.js';
 import { postgresReachable } from '../support/postgres-directory.js';
-import { useSyncFixture, type SyncWorld } from '../support/sync-fixture.js';
+import { expectNoChanges, runOf, useSyncFixture, type SyncWorld } from '../support/sync-fixture.js';
 
-const { clubWorldOn } = useSyncFixture();
+const { clubWorld, clubWorldOn } = useSyncFixture();
 const postgres = await postgresReachable();
 
 /** One process, one clock: a user written after the last check began is all there is to check. */
@@ -135,6 +135,42 @@ describe.skipIf(!postgres)('a full sync of a source that gives fingerprints', ()
     expect((await sync()).reads.scanned).toBe(12);
     expect((await sync()).reads).toEqual({ scanned: 0, lookedUp: 0, fingerprints: 12 });
     await close();
+  });
+});
+
+describe('a key that comes to repeat (SQLite source, keyed by a column that is not unique)', () => {
+  /** Two members keyed by status, synced until quiet; then a new row takes the first one's key. */
+  async function repeatedKey(options: Partial<SyncOptions>, newRow: (world: SyncWorld) => void) {
+    const world = await clubWorld({ key: 'status' });
+    world.addMember({ email: 'a@x.io', name: 'Ann', status: 'x' });
+    world.addMember({ email: 'b@x.io', name: 'Bo', status: 'y' });
+    await world.sync(ONE_CLOCK);
+    await world.sync(ONE_CLOCK);
+    newRow(world);
+    const run = runOf(await world.sync({ approveMassChange: true, ...options }));
+    const issues = (await world.openIssues()).map((i) => `${i.kind} ${i.rows.join(',')}`).sort();
+    const users = (await world.users()).map((u) => `${u.email} ${u.name}`).sort();
+    expectNoChanges(await world.sync(options));
+    return { counts: run.counts, issues, users };
+  }
+  const SCANNED = { fingerprints: { usersOverlapMs: 0, mostLookedUp: 0 } };
+  const another = (world: SyncWorld) => void world.addMember({ email: 'c@x.io', name: 'Cy', status: 'x' });
+  // A copy of the first row: both copies agree with its link, so a full read finds them both quiet.
+  const copy = (world: SyncWorld) =>
+    void world.sql(
+      `insert into "Club Members" (email, "Full-Name", plan, company, app_user_id, signup_date, status)
+       select email, "Full-Name", plan, company, app_user_id, signup_date, status from "Club Members" where status = 'x'`,
+    );
+
+  it('holds both rows back with an issue, whether the fingerprints are trusted or every row is read', async () => {
+    for (const newRow of [another, copy]) {
+      const trusted = await repeatedKey(ONE_CLOCK, newRow);
+      const scanned = await repeatedKey(SCANNED, newRow);
+      expect(trusted.issues).toEqual(['invalid_value x']); // "2 rows of crm share the key x"
+      expect(trusted.counts).toMatchObject({ unchanged: 1, skipped: 2 });
+      expect(trusted.users).toEqual(['a@x.io Ann', 'b@x.io Bo']);
+      expect(scanned).toEqual(trusted);
+    }
   });
 });
 
