@@ -134,20 +134,22 @@ async function readScope(
     connection.name,
     found.map((u) => u.id),
   );
-  const byEmail = await source.lookup(
-    connection.emailColumn,
-    found.map((u) => u.email),
-    columns,
-    { caseInsensitive: true },
-  );
-  const byKey =
+  // Two independent lookups at once: on a server source, one round trip's wait instead of two.
+  const [byEmail, byKey] = await Promise.all([
+    source.lookup(
+      connection.emailColumn,
+      found.map((u) => u.email),
+      columns,
+      { caseInsensitive: true },
+    ),
     own.length > 0
-      ? await source.lookup(
+      ? source.lookup(
           source.keyColumn,
           own.map((l) => l.key),
           columns,
         )
-      : [];
+      : [],
+  ]);
   const rows = [...new Map([...byEmail, ...byKey].map((r) => [r.key, r])).values()];
   // Rows found by email may be linked to other users; the planner must know those links and users.
   const links = new Map(own.map((l) => [l.key, l]));
