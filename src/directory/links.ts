@@ -122,7 +122,7 @@ export async function* scanLinkFingerprints(
   const pages = byKey(pageSize, (after, limit) => {
     let query = db
       .selectFrom('links')
-      .select(['source_key', 'user_id', 'fingerprint'])
+      .select(['source_key', 'fingerprint'])
       .where('connection', '=', connection)
       .orderBy('source_key')
       .limit(limit);
@@ -130,7 +130,7 @@ export async function* scanLinkFingerprints(
     return query.execute();
   });
   for await (const rows of pages) {
-    yield rows.map((row) => ({ key: row.source_key, userId: row.user_id, fingerprint: row.fingerprint }));
+    yield rows.map((row) => ({ key: row.source_key, fingerprint: row.fingerprint }));
   }
 }
 

@@ -143,10 +143,9 @@ export interface ConnectionState {
   readonly fingerprintsCheckedAt: string | null;
 }
 
-/** A link as a full sync's fingerprint check reads it: its key, its user, its fingerprint. */
+/** A link as a full sync's fingerprint check reads it: its row's key and fingerprint. */
 export interface LinkFingerprint {
   readonly key: string;
-  readonly userId: string;
   /** The row's fingerprint when the pair last needed nothing; null: read the row in full. */
   readonly fingerprint: string | null;
 }

@@ -109,9 +109,11 @@ async function trustedFingerprints(
 ): Promise<Map<string, string | null>> {
   const links = new Map<string, string | null>();
   for await (const page of store.scanLinkFingerprints(connection, PAGE_SIZE)) {
-    for (const { key, userId, fingerprint } of page) links.set(key, written.has(userId) ? null : fingerprint);
+    for (const { key, fingerprint } of page) links.set(key, fingerprint);
     await yieldToEventLoop();
   }
+  // Looked up apart, by user, rather than read with every link: usually there are none.
+  for (const link of await store.linksOfUsers(connection, [...written])) links.set(link.key, null);
   return links;
 }
 

@@ -341,9 +341,9 @@ export function describeBatch(makeStore: MakeStore): void {
         (await collect(store.scanLinkFingerprints(connection, 2))).flat();
 
       expect(await fingerprints()).toEqual([
-        { key: 'k1', userId: 'u1', fingerprint: null },
-        { key: 'k2', userId: 'u2', fingerprint: null },
-        { key: 'k3', userId: 'u3', fingerprint: null },
+        { key: 'k1', fingerprint: null },
+        { key: 'k2', fingerprint: null },
+        { key: 'k3', fingerprint: null },
       ]);
       // More than one statement's worth, keys that are not links, and a clear among them.
       const many = new Map<string, string | null>(Array.from({ length: 1200 }, (_, i) => [`x${i}`, `f${i}`]));
