@@ -135,31 +135,37 @@ export async function* scanLinkFingerprints(
 }
 
 /**
- * Sets (or clears, with null) the fingerprints of these links: clears in `IN` lists, sets
- * 500 per `WITH v AS (VALUES …) UPDATE … FROM v` (see patchStatement).
+ * Sets (or clears, with null) the fingerprints of these links: a transaction per 5,000
+ * (one commit each, not one per statement, yet never holding the write lock for long);
+ * clears in `IN` lists, sets 500 per `WITH v AS (VALUES …) UPDATE … FROM v`.
  */
 export async function setFingerprints(
   db: Kysely<Database>,
   connection: string,
   fingerprints: ReadonlyMap<string, string | null>,
 ): Promise<void> {
-  const cleared: string[] = [];
-  const set: Array<[string, string]> = [];
-  for (const [key, fingerprint] of fingerprints) {
-    if (fingerprint === null) cleared.push(key);
-    else set.push([key, fingerprint]);
-  }
-  await selectInChunks(cleared, async (chunk) => {
-    await db
-      .updateTable('links')
-      .set({ fingerprint: null })
-      .where('connection', '=', connection)
-      .where('source_key', 'in', chunk)
-      .execute();
-    return [];
-  });
-  for (let i = 0; i < set.length; i += FINGERPRINTS_PER_STATEMENT) {
-    await fingerprintsStatement(connection, set.slice(i, i + FINGERPRINTS_PER_STATEMENT)).execute(db);
+  const all = [...fingerprints];
+  for (let i = 0; i < all.length; i += FINGERPRINTS_PER_TRANSACTION) {
+    const cleared: string[] = [];
+    const set: Array<[string, string]> = [];
+    for (const [key, fingerprint] of all.slice(i, i + FINGERPRINTS_PER_TRANSACTION)) {
+      if (fingerprint === null) cleared.push(key);
+      else set.push([key, fingerprint]);
+    }
+    await db.transaction().execute(async (trx) => {
+      await selectInChunks(cleared, async (chunk) => {
+        await trx
+          .updateTable('links')
+          .set({ fingerprint: null })
+          .where('connection', '=', connection)
+          .where('source_key', 'in', chunk)
+          .execute();
+        return [];
+      });
+      for (let j = 0; j < set.length; j += FINGERPRINTS_PER_STATEMENT) {
+        await fingerprintsStatement(connection, set.slice(j, j + FINGERPRINTS_PER_STATEMENT)).execute(trx);
+      }
+    });
   }
 }
 
@@ -175,6 +181,7 @@ export function fingerprintsStatement(
 }
 
 const FINGERPRINTS_PER_STATEMENT = 500;
+const FINGERPRINTS_PER_TRANSACTION = 5000;
 
 export async function linksOfUser(
   db: Kysely<Database>,

@@ -345,8 +345,8 @@ export function describeBatch(makeStore: MakeStore): void {
         { key: 'k2', fingerprint: null },
         { key: 'k3', fingerprint: null },
       ]);
-      // More than one statement's worth, keys that are not links, and a clear among them.
-      const many = new Map<string, string | null>(Array.from({ length: 1200 }, (_, i) => [`x${i}`, `f${i}`]));
+      // More than one transaction's worth, keys that are not links, and a clear among them.
+      const many = new Map<string, string | null>(Array.from({ length: 5200 }, (_, i) => [`x${i}`, `f${i}`]));
       await store.setFingerprints('crm', new Map([...many, ['k1', 'f1'], ['k2', 'f2'], ['k3', 'f3']]));
       await store.setFingerprints('crm', new Map([['k3', null]]));
       expect((await fingerprints()).map((l) => l.fingerprint)).toEqual(['f1', 'f2', null]);
