@@ -1,9 +1,9 @@
 /**
- * Full syncs of a source that digests its own rows (PostgreSQL here, see
- * sync/fingerprints.ts): once the pairs are quiet, a full sync reads in full only the rows
- * that changed on either side, and still finds everything a full read finds.
+ * Full syncs of a source that digests its own rows (see sync/fingerprints.ts; PostgreSQL,
+ * and SQLite for keys that repeat): once the pairs are quiet, a full sync reads in full
+ * only the rows that changed on either side, and still finds everything a full read finds.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { ConnectionConfig, LoadedConfig } from '../../src/config.js';
 import type { SourceConnector, SourceRow } from '../../src/connectors/connector.js';
 import type { SyncMode } from '../../src/core/plan.js';
@@ -15,6 +15,10 @@ import { expectNoChanges, runOf, useSyncFixture, type SyncWorld } from '../suppo
 
 const { clubWorld, clubWorldOn } = useSyncFixture();
 const postgres = await postgresReachable();
+const pools: SourcePool[] = [];
+afterEach(async () => {
+  for (const pool of pools.splice(0)) await pool.close();
+});
 
 /** One process, one clock: a user written after the last check began is all there is to check. */
 const ONE_CLOCK = { fingerprints: { usersOverlapMs: 0 } };
@@ -65,6 +69,7 @@ async function quietClub() {
   const keys: string[] = [];
   for (let i = 0; i < 12; i += 1) keys.push(await world.club.add({ email: `m${i}@x.io`, name: `M ${i}` }));
   const pool = new CountingPool(world.config as LoadedConfig);
+  pools.push(pool);
   const sync = async (options: Partial<SyncOptions> = ONE_CLOCK) => {
     pool.reads = { scanned: 0, lookedUp: 0, fingerprints: 0 };
     const result = await runConnectionSync({ ...world.services, sources: pool }, world.connection(), {
@@ -77,7 +82,7 @@ async function quietClub() {
   expect((await sync()).reads.scanned).toBe(12); // the import: no fingerprints yet
   // The users the import created were written after its check began: looked up, found quiet.
   expect((await sync()).reads).toEqual({ scanned: 0, lookedUp: 12, fingerprints: 12 });
-  return { world, keys, sync, close: () => pool.close() };
+  return { world, keys, sync };
 }
 
 async function rowOf(world: SyncWorld, key: string) {
@@ -86,15 +91,14 @@ async function rowOf(world: SyncWorld, key: string) {
 
 describe.skipIf(!postgres)('a full sync of a source that gives fingerprints', () => {
   it('reads no row in full once every pair is quiet', async () => {
-    const { sync, close } = await quietClub();
+    const { sync } = await quietClub();
     const { result, reads } = await sync();
     expect(reads).toEqual({ scanned: 0, lookedUp: 0, fingerprints: 12 });
     expect(result.counts.unchanged).toBe(12);
-    await close();
   });
 
   it('reads in full the rows changed on either side, finds the rows gone, and syncs them', async () => {
-    const { world, keys, sync, close } = await quietClub();
+    const { world, keys, sync } = await quietClub();
     await world.club.set(keys[1]!, 'Full-Name', 'Renamed in the source');
     const m2 = await world.user('m2@x.io');
     await world.store.updateUser(m2.id, { name: 'Renamed in the app' });
@@ -112,11 +116,10 @@ describe.skipIf(!postgres)('a full sync of a source that gives fingerprints', ()
     // The three pairs just written are read once more, found quiet, and then left alone.
     expect((await sync()).reads).toEqual({ scanned: 0, lookedUp: 3, fingerprints: 12 });
     expect((await sync()).reads).toEqual({ scanned: 0, lookedUp: 0, fingerprints: 12 });
-    await close();
   });
 
   it('scans every row instead when more rows changed than it would look up', async () => {
-    const { world, keys, sync, close } = await quietClub();
+    const { world, keys, sync } = await quietClub();
     for (const key of keys.slice(0, 3)) await world.club.set(key, 'plan', 'pro');
 
     const { result, reads } = await sync({ fingerprints: { usersOverlapMs: 0, mostLookedUp: 2 } });
@@ -125,16 +128,14 @@ describe.skipIf(!postgres)('a full sync of a source that gives fingerprints', ()
     expect(reads.lookedUp).toBe(0);
     expect(result.counts.app.updated).toBe(3);
     expect((await world.user('m0@x.io')).custom.plan).toBe('pro');
-    await close();
   });
 
   it('does not trust fingerprints taken under another mapping', async () => {
-    const { world, sync, close } = await quietClub();
+    const { world, sync } = await quietClub();
     await world.store.setConnectionState('crm', { fingerprintTag: 'another mapping' });
 
     expect((await sync()).reads.scanned).toBe(12);
     expect((await sync()).reads).toEqual({ scanned: 0, lookedUp: 0, fingerprints: 12 });
-    await close();
   });
 });
 
