@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import type { ConnectionConfig } from '../config.js';
 import type { SourceConnector, SourceRow } from '../connectors/connector.js';
 import { pairDigest, type DirectoryDigest, type PairDigest } from '../core/quiet-row.js';
-import type { DirectoryStore } from '../directory/store.js';
+import type { ConnectionState, DirectoryStore } from '../directory/store.js';
 import { USERS_OVERLAP_MS } from './read-incremental.js';
 import { yieldToEventLoop } from './yield.js';
 
@@ -55,7 +55,8 @@ export interface FingerprintCheck {
 
 /**
  * Compares the source's fingerprints with the links'; null when the connection's
- * fingerprints cannot be trusted (never vouched for, taken under another tag) or more than
+ * fingerprints (`state`, as the run read it) cannot be trusted (never vouched for, taken
+ * under another tag than `tag`, this run's) or more than
  * `mostLookedUp` rows would have to be read in full. `usersOverlapMs`: how long before the
  * last check a user's write may carry a time, from another process's clock.
  */
@@ -64,11 +65,10 @@ export async function checkFingerprints(
   connection: ConnectionConfig,
   source: SourceConnector,
   columns: readonly string[],
-  tag: string,
+  { tag, state }: { tag: string; state: ConnectionState },
   { mostLookedUp = MOST_LOOKED_UP, usersOverlapMs = USERS_OVERLAP_MS } = {},
 ): Promise<FingerprintCheck | null> {
   if (!source.scanFingerprints) return null;
-  const state = await store.getConnectionState(connection.name);
   if (state.fingerprintTag !== tag || state.fingerprintsCheckedAt === null) return null;
   const since = new Date(Date.parse(state.fingerprintsCheckedAt) - usersOverlapMs).toISOString();
   const written = new Set(await store.userIdsChangedSince(since));

@@ -97,7 +97,8 @@ export async function readAndPlan(
   options: ReadPlanOptions,
 ): Promise<PlannedSync> {
   const { store, config } = services;
-  const mode = effectiveMode(connection, await store.getConnectionState(connection.name));
+  const state = await store.getConnectionState(connection.name);
+  const mode = effectiveMode(connection, state);
   const { source, release } = await leaseSource(services, connection, mode);
   try {
     const columns = await columnsToRead(config, connection, source);
@@ -112,7 +113,7 @@ export async function readAndPlan(
     const checked =
       tag === null
         ? null
-        : await checkFingerprints(store, connection, source, columns, tag, options.fingerprints);
+        : await checkFingerprints(store, connection, source, columns, { tag, state }, options.fingerprints);
     const directory = checked?.directory ?? (await digestDirectory(store, connection));
     const totalUsers = await store.countUsers();
     const ctx = planContext(connection, {
