@@ -4,7 +4,7 @@
  * pagination on the key (`key > last ORDER BY key`), stable and fast where OFFSET rescans.
  */
 import type { SourceRow } from '../core/source-row.js';
-import type { RowFingerprint } from './connector.js';
+import type { RowFingerprint, ScanOptions } from './connector.js';
 
 export interface SelectedRow {
   readonly k: unknown;
@@ -39,7 +39,25 @@ export async function* keysetPages(
   }
 }
 
-/** `scanFingerprints` from pages read with no values and each row's fingerprint. */
+/** A keyset read as the connectors page it: `digest`, the columns of each row's fingerprint. */
+export interface PageRead extends ScanOptions {
+  readonly digest?: readonly string[];
+}
+
+/** The read behind `scanFingerprints`: no values, each row's fingerprint of `options.columns`. */
+export function fingerprintRead(options: ScanOptions): PageRead {
+  return { columns: [], pageSize: options.pageSize, digest: options.columns };
+}
+
+/** The columns a query digests: `digest`, else the columns read when a fingerprint is asked. */
+export function digestedColumns(
+  columns: readonly string[],
+  options: { readonly fingerprint?: boolean; readonly digest?: readonly string[] },
+): readonly string[] | undefined {
+  return options.digest ?? (options.fingerprint ? columns : undefined);
+}
+
+/** `scanFingerprints` from the pages of a `fingerprintRead`. */
 export async function* fingerprintsOf(pages: AsyncIterable<SourceRow[]>): AsyncIterable<RowFingerprint[]> {
   for await (const page of pages) yield page.map((row) => ({ key: row.key, fingerprint: row.fingerprint! }));
 }

@@ -15,7 +15,14 @@ import {
   type SourceRow,
   type WriteResult,
 } from '../connector.js';
-import { fingerprintsOf, keysetPages, toSourceRow } from '../sql-rows.js';
+import {
+  digestedColumns,
+  fingerprintRead,
+  fingerprintsOf,
+  keysetPages,
+  toSourceRow,
+  type PageRead,
+} from '../sql-rows.js';
 import { mysqlFailure, type MysqlPlace } from './mysql-errors.js';
 import { openMysql, supportsReturning, type MysqlKysely } from './mysql-open.js';
 import {
@@ -162,13 +169,7 @@ class MysqlConnector implements SourceConnector {
   }
 
   scanFingerprints(options: ScanOptions): AsyncIterable<RowFingerprint[]> {
-    return fingerprintsOf(
-      this.pages(
-        { columns: [], pageSize: options.pageSize, digest: options.columns },
-        () => [],
-        options.columns,
-      ),
-    );
+    return fingerprintsOf(this.pages(fingerprintRead(options), () => [], options.columns));
   }
 
   readChangedSince(cursorColumn: string, since: unknown, options: ScanOptions): AsyncIterable<SourceRow[]> {
@@ -179,19 +180,16 @@ class MysqlConnector implements SourceConnector {
     );
   }
 
-  /**
-   * Keyset pagination (`key > last ORDER BY key`): stable and fast where OFFSET rescans.
-   * `digest`: the columns of the rows' fingerprints (the columns read, when `fingerprint` is asked).
-   */
+  /** Keyset pagination (`key > last ORDER BY key`): stable and fast where OFFSET rescans. */
   private async *pages(
-    options: ScanOptions & { digest?: readonly string[] },
+    options: PageRead,
     conditionsOf: (info: MysqlTableInfo) => RawBuilder<unknown>[],
     conditionColumns: readonly string[] = [],
   ): AsyncIterable<SourceRow[]> {
     const { info, key } = await this.ready();
     this.checkColumns(info, [...conditionColumns, ...options.columns]);
     const conditions = conditionsOf(info);
-    const fingerprintOf = options.digest ?? (options.fingerprint ? options.columns : undefined);
+    const fingerprintOf = digestedColumns(options.columns, options);
     const base = { ref: info.ref, key: key.name, columns: options.columns, fingerprintOf };
     yield* keysetPages(options.columns, options.pageSize, (last, limit) => {
       const after = last === undefined ? [] : [keyAfter(key.name, keyValueOf(last.k, key))];
@@ -236,7 +234,7 @@ class MysqlConnector implements SourceConnector {
           key: key.name,
           columns: selected,
           conditions: [condition],
-          fingerprintOf: options.fingerprint ? columns : undefined,
+          fingerprintOf: digestedColumns(columns, options),
         }),
       );
       const kept = exact ? rows.filter((row) => exact.has(String(row[`c${columns.length}`]))) : rows;

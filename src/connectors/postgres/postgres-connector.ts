@@ -15,7 +15,14 @@ import {
   type SourceRow,
   type WriteResult,
 } from '../connector.js';
-import { fingerprintsOf, keysetPages, toSourceRow } from '../sql-rows.js';
+import {
+  digestedColumns,
+  fingerprintRead,
+  fingerprintsOf,
+  keysetPages,
+  toSourceRow,
+  type PageRead,
+} from '../sql-rows.js';
 import { pgFailure, type PgPlace } from './postgres-errors.js';
 import { openPostgres, type PgKysely } from './postgres-open.js';
 import {
@@ -113,9 +120,7 @@ class PostgresConnector implements SourceConnector {
   }
 
   scanFingerprints(options: ScanOptions): AsyncIterable<RowFingerprint[]> {
-    return fingerprintsOf(
-      this.pages({ columns: [], pageSize: options.pageSize, digest: options.columns }, options.columns),
-    );
+    return fingerprintsOf(this.pages(fingerprintRead(options), options.columns));
   }
 
   readChangedSince(cursorColumn: string, since: unknown, options: ScanOptions): AsyncIterable<SourceRow[]> {
@@ -124,17 +129,14 @@ class PostgresConnector implements SourceConnector {
     ]);
   }
 
-  /**
-   * Keyset pagination (`key > last ORDER BY key`): stable and fast where OFFSET rescans.
-   * `digest`: the columns of the rows' fingerprints (the columns read, when `fingerprint` is asked).
-   */
+  /** Keyset pagination (`key > last ORDER BY key`): stable and fast where OFFSET rescans. */
   private async *pages(
-    options: ScanOptions & { digest?: readonly string[] },
+    options: PageRead,
     conditionColumns: readonly string[],
     conditions: (info: PgTableInfo) => readonly RawBuilder<unknown>[] = () => [],
   ): AsyncIterable<SourceRow[]> {
     const { info, key } = await this.loadWithColumns([...conditionColumns, ...options.columns]);
-    const fingerprintOf = options.digest ?? (options.fingerprint ? options.columns : undefined);
+    const fingerprintOf = digestedColumns(options.columns, options);
     const base = { ref: info.ref, key: key.name, columns: options.columns, fingerprintOf };
     yield* keysetPages(options.columns, options.pageSize, (last, limit) => {
       const after = last ? [keyAfter(key.name, last.k)] : [];
@@ -168,7 +170,7 @@ class PostgresConnector implements SourceConnector {
         key: key.name,
         columns,
         conditions: [folded ? columnInFolded(column, chunk as string[]) : columnIn(column, chunk)],
-        fingerprintOf: options.fingerprint ? columns : undefined,
+        fingerprintOf: digestedColumns(columns, options),
       });
       found.push(...(await this.read(query)).map((row) => toSourceRow(row, columns)));
     }

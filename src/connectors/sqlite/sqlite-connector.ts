@@ -17,7 +17,14 @@ import {
   type WriteResult,
 } from '../connector.js';
 import { sourceFile, type SourceFile } from '../source-path.js';
-import { fingerprintsOf, keysetPages, toSourceRow } from '../sql-rows.js';
+import {
+  digestedColumns,
+  fingerprintRead,
+  fingerprintsOf,
+  keysetPages,
+  toSourceRow,
+  type PageRead,
+} from '../sql-rows.js';
 import { sqliteFailure } from './sqlite-errors.js';
 import { openSqlite, type SqliteKysely } from './sqlite-open.js';
 import {
@@ -108,26 +115,21 @@ class SqliteConnector implements SourceConnector {
   }
 
   scanFingerprints(options: ScanOptions): AsyncIterable<RowFingerprint[]> {
-    return fingerprintsOf(
-      this.pages({ columns: [], pageSize: options.pageSize, digest: options.columns }, [], options.columns),
-    );
+    return fingerprintsOf(this.pages(fingerprintRead(options), [], options.columns));
   }
 
   readChangedSince(cursorColumn: string, since: unknown, options: ScanOptions): AsyncIterable<SourceRow[]> {
     return this.pages(options, [columnAtLeast(cursorColumn, toSqliteValue(since))], [cursorColumn]);
   }
 
-  /**
-   * Keyset pagination (`key > last ORDER BY key`): stable and fast where OFFSET rescans.
-   * `digest`: the columns of the rows' fingerprints (the columns read, when `fingerprint` is asked).
-   */
+  /** Keyset pagination (`key > last ORDER BY key`): stable and fast where OFFSET rescans. */
   private async *pages(
-    options: ScanOptions & { digest?: readonly string[] },
+    options: PageRead,
     conditions: readonly RawBuilder<unknown>[],
     conditionColumns: readonly string[] = [],
   ): AsyncIterable<SourceRow[]> {
     this.checkColumns([...conditionColumns, ...options.columns]);
-    const fingerprintOf = options.digest ?? (options.fingerprint ? options.columns : undefined);
+    const fingerprintOf = digestedColumns(options.columns, options);
     const base = { ref: this.info.ref, key: this.key.name, columns: options.columns, fingerprintOf };
     yield* keysetPages(options.columns, options.pageSize, (last, limit) => {
       const after = last ? [keyAfter(this.key.name, last.k)] : [];
@@ -156,7 +158,7 @@ class SqliteConnector implements SourceConnector {
         key: this.key.name,
         columns,
         conditions: [folded ? columnInFolded(column, chunk as string[]) : columnIn(column, chunk)],
-        fingerprintOf: options.fingerprint ? columns : undefined,
+        fingerprintOf: digestedColumns(columns, options),
       });
       found.push(...(await this.read(query)).map((row) => toSourceRow(row, columns)));
     }
