@@ -19,11 +19,12 @@ import type { ConnectionConfig } from '../config.js';
 import type { SourceConnector, SourceRow } from '../connectors/connector.js';
 import { pairDigest, type DirectoryDigest, type PairDigest } from '../core/quiet-row.js';
 import type { ConnectionState, DirectoryStore } from '../directory/store.js';
+import { HOLD_NEW_ROWS } from './new-rows.js';
 import { USERS_OVERLAP_MS } from './read-incremental.js';
 import { yieldToEventLoop } from './yield.js';
 
-/** Rows a full sync looks up by key rather than scanning for (new-user rows stay held, see new-rows.ts). */
-export const MOST_LOOKED_UP = 20_000;
+/** Rows a full sync looks up by key rather than scanning for: no more than it holds new-user rows, so they stay held. */
+export const MOST_LOOKED_UP = HOLD_NEW_ROWS;
 
 const PAGE_SIZE = 5000;
 

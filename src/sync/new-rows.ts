@@ -16,6 +16,8 @@ import { addCounts, emptyCounts } from './counts.js';
 import { yieldToEventLoop } from './yield.js';
 
 const PAGE_SIZE = 5000;
+/** New-user rows a full read holds in full; past this it streams them. */
+export const HOLD_NEW_ROWS = 20_000;
 
 /** New-user rows met during a read: held in full up to a limit, then by key and email only. */
 export class NewRows {

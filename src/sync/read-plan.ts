@@ -29,15 +29,13 @@ import type { DirectoryStore } from '../directory/store.js';
 import { effectiveMode, mappingOf, planContext } from './plan-context.js';
 import { laterCursor } from './cursor.js';
 import { checkFingerprints, FingerprintChanges, fingerprintTag, lookUpRows } from './fingerprints.js';
-import { NewRows, type StreamedNewRows } from './new-rows.js';
+import { HOLD_NEW_ROWS, NewRows, type StreamedNewRows } from './new-rows.js';
 import { readIncremental, type IncrementalSince } from './read-incremental.js';
 import { leaseSource, type SourcePool } from './source-pool.js';
 import type { SyncProgress } from './sync-result.js';
 import { yieldToEventLoop } from './yield.js';
 
 const PAGE_SIZE = 5000;
-/** New-user rows a full read holds in full; past this it streams them (see new-rows.ts). */
-const HOLD_NEW_ROWS = 20_000;
 
 export interface ReadPlanOptions {
   /** Read incrementally from here (a connection with `cursor:`); absent: a full read. */
