@@ -23,19 +23,24 @@ export function toSourceRow(row: SelectedRow, columns: readonly string[]): Sourc
     : { key: String(row.k), values, fingerprint: String(row.f) };
 }
 
-/** Pages of rows: `fetch` reads up to `limit` rows after the last row of the previous page. */
+/**
+ * Pages of rows: `fetch` reads up to `limit` rows after the last row of the previous page.
+ * The next page is asked for before this one is handed over, so a server reads it while
+ * the caller works (a first sync's import: its directory writes and write-backs).
+ */
 export async function* keysetPages(
   columns: readonly string[],
   pageSize: number,
   fetch: (after: SelectedRow | undefined, limit: number) => Promise<SelectedRow[]>,
 ): AsyncIterable<SourceRow[]> {
   const limit = Math.max(1, Math.floor(pageSize));
-  let last: SelectedRow | undefined;
-  for (;;) {
-    const rows = await fetch(last, limit);
+  let next: Promise<SelectedRow[]> | undefined = fetch(undefined, limit);
+  while (next) {
+    const rows: SelectedRow[] = await next;
+    next = rows.length < limit ? undefined : fetch(rows[rows.length - 1], limit);
+    // Its failure is thrown where it is awaited; a caller that stops early never awaits it.
+    next?.catch(() => undefined);
     if (rows.length > 0) yield rows.map((row) => toSourceRow(row, columns));
-    if (rows.length < limit) return;
-    last = rows[rows.length - 1];
   }
 }
 
