@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { describe, expect, it, vi } from 'vitest';
 import type { RowUpdate } from '../../src/connectors/connector.js';
 import { scanAll } from './contract.js';
 import { postgresReachable, usePostgresSources, type PostgresSources } from '../support/postgres.js';
@@ -20,6 +21,17 @@ async function countStatements(db: PostgresSources, table: string): Promise<() =
   return async () => (await db.query<{ n: number }>(`select n from ${counter}`))[0]!.n;
 }
 
+/** What `work` sends to the server, statement by statement (every query passes through pg's Client.query). */
+async function sentDuring<T>(work: () => Promise<T>): Promise<{ result: T; sent: string[] }> {
+  const query = vi.spyOn(pg.Client.prototype, 'query');
+  try {
+    const result = await work();
+    return { result, sent: query.mock.calls.map(([text]) => String(text).trim().toLowerCase()) };
+  } finally {
+    query.mockRestore();
+  }
+}
+
 describe.runIf(reachable)('postgres source: a batch of updates', () => {
   const db = usePostgresSources();
 
@@ -38,8 +50,11 @@ describe.runIf(reachable)('postgres source: a batch of updates', () => {
       set: { user_id: `u${i + 1}` },
       expect: { email: `p${i + 1}@x.io`, user_id: null },
     }));
-    const results = await connector.update(updates);
+    const { result: results, sent } = await sentDuring(() => connector.update(updates));
     expect(await statements()).toBe(before + 1);
+    // One statement is atomic: no BEGIN and COMMIT around it.
+    expect(sent.filter((text) => text.startsWith('update'))).toHaveLength(1);
+    expect(sent.filter((text) => text === 'begin' || text === 'commit')).toEqual([]);
     expect(results[6]).toEqual({ status: 'stale' }); // changed meanwhile
     expect(results[8]).toEqual({ status: 'stale' }); // gone
     expect(results.filter((r) => r.status === 'ok')).toHaveLength(498);
@@ -56,18 +71,41 @@ describe.runIf(reachable)('postgres source: a batch of updates', () => {
     const statements = await countStatements(db, table);
     const before = await statements();
     const connector = db.open({ table: `${db.name()}.${table}` });
-    const results = await connector.update([
-      { key: 'x', set: { a: '2' }, expect: { a: '1' } },
-      { key: 'y', set: { b: '2' }, expect: { b: '0' } },
-      { key: 'z', set: { a: '2', b: '2' }, expect: { b: '1', a: '1' } },
-      { key: 'y', set: {}, expect: { a: '1' } },
-    ]);
+    const { result: results, sent } = await sentDuring(() =>
+      connector.update([
+        { key: 'x', set: { a: '2' }, expect: { a: '1' } },
+        { key: 'y', set: { b: '2' }, expect: { b: '0' } },
+        { key: 'z', set: { a: '2', b: '2' }, expect: { b: '1', a: '1' } },
+        { key: 'y', set: {}, expect: { a: '1' } },
+      ]),
+    );
     expect(results).toEqual([{ status: 'ok' }, { status: 'stale' }, { status: 'ok' }, { status: 'ok' }]);
     expect(await statements()).toBe(before + 3);
+    expect(sent.filter((text) => text === 'begin' || text === 'commit')).toEqual(['begin', 'commit']);
     expect(await db.query(`select id, a, b from ${db.qualified(table)} order by id`)).toEqual([
       { id: 'x', a: '2', b: '1' },
       { id: 'y', a: '1', b: '1' },
       { id: 'z', a: '2', b: '2' },
+    ]);
+  });
+
+  it('a batch of one statement with a row the table refuses: nothing half-written, then row by row', async () => {
+    const table = await db.makeTable('id integer primary key, email text unique');
+    await db.query(
+      `insert into ${db.qualified(table)} select i, 'p' || i || '@x.io' from generate_series(1, 3) i`,
+    );
+    const connector = db.open({ table: `${db.name()}.${table}` });
+    const results = await connector.update([
+      { key: '1', set: { email: 'one@x.io' }, expect: { email: 'p1@x.io' } },
+      { key: '2', set: { email: 'p3@x.io' }, expect: { email: 'p2@x.io' } }, // unique violation
+      { key: '3', set: { email: 'three@x.io' }, expect: { email: 'p3@x.io' } },
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['ok', 'failed', 'ok']);
+    expect(results[1]).toMatchObject({ error: expect.stringMatching(/already exists/) });
+    expect(await db.query(`select id, email from ${db.qualified(table)} order by id`)).toEqual([
+      { id: 1, email: 'one@x.io' },
+      { id: 2, email: 'p2@x.io' },
+      { id: 3, email: 'three@x.io' },
     ]);
   });
 

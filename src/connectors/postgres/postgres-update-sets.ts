@@ -18,35 +18,64 @@ import type { PgWriteTarget } from './postgres-writes.js';
  * `UPDATE … FROM unnest(…)`, which returns the rows it changed; the others are stale.
  * Each row is judged exactly as `updateOne` judges it alone, so this is only faster.
  * A row error (a constraint, a value the column refuses) fails the whole statement: the
- * caller then rolls back and does the batch again one row at a time.
+ * caller then does the batch again one row at a time.
  */
-export async function updateInSets(
+export interface UpdateSets {
+  /**
+   * How many statements `write` sends. With one (a first sync's write-back: every row
+   * the same shape), the batch needs no transaction of its own: a statement is atomic,
+   * and BEGIN and COMMIT would be two more round trips, each waiting its turn while the
+   * process writes the directory.
+   */
+  readonly statements: number;
+  write(db: PgKysely, updateOne: (update: RowUpdate) => Promise<WriteResult>): Promise<WriteResult[]>;
+}
+
+/** Works out the statements of a batch; it reads (the keys a non-unique key column repeats), never writes. */
+export async function updateSets(
   db: PgKysely,
   target: PgWriteTarget,
   updates: readonly RowUpdate[],
-  updateOne: (update: RowUpdate) => Promise<WriteResult>,
-): Promise<WriteResult[]> {
-  const results: WriteResult[] = new Array<WriteResult>(updates.length);
+): Promise<UpdateSets> {
+  const failed = new Map<number, WriteResult>();
   const repeated = await repeatedKeysOf(db, target, updates);
+  const columns = new Map(target.info.columns.map((column) => [column.name, column]));
   // Rows run one after another in order; a key repeated in the batch must see the first
-  // update done, so it starts a new segment.
-  let segment: number[] = [];
+  // update done, so it starts a new segment. In a segment the keys all differ, so the
+  // order does not matter and the rows go by shape.
+  const segments: Segment[] = [];
+  let segment = new Segment();
   let keys = new Set<string>();
   for (const [i, update] of updates.entries()) {
     const n = repeated.get(update.key);
     if (n !== undefined) {
-      results[i] = { status: 'failed', error: repeatedKeyError(target, update.key, n) };
+      failed.set(i, { status: 'failed', error: repeatedKeyError(target, update.key, n) });
       continue;
     }
     if (keys.has(update.key)) {
-      await updateSegment(db, target, updates, segment, results, updateOne);
-      [segment, keys] = [[], new Set()];
+      segments.push(segment);
+      [segment, keys] = [new Segment(), new Set()];
     }
     keys.add(update.key);
-    segment.push(i);
+    segment.add(i, shapeOf(columns, update));
   }
-  await updateSegment(db, target, updates, segment, results, updateOne);
-  return results;
+  segments.push(segment);
+  return {
+    statements: segments.reduce((n, { alone, groups }) => n + alone.length + groups.size, 0),
+    async write(db, updateOne) {
+      const results: WriteResult[] = new Array<WriteResult>(updates.length);
+      for (const [i, result] of failed) results[i] = result;
+      for (const { alone, groups } of segments) {
+        for (const i of alone) results[i] = await updateOne(updates[i]!);
+        for (const group of groups.values()) {
+          const changed = await updateGroup(db, target, updates, group);
+          for (const i of group.positions)
+            results[i] = changed.has(i) ? { status: 'ok' } : { status: 'stale' };
+        }
+      }
+      return results;
+    },
+  };
 }
 
 /** A `key:` without a unique index may repeat; usersync only changes a row it can tell apart. */
@@ -68,31 +97,19 @@ async function repeatedKeysOf(
   return new Map(rows.map((row) => [row.k, row.n]));
 }
 
-/** Updates whose keys all differ: their order does not matter, so they go by shape. */
-async function updateSegment(
-  db: PgKysely,
-  target: PgWriteTarget,
-  updates: readonly RowUpdate[],
-  segment: readonly number[],
-  results: WriteResult[],
-  updateOne: (update: RowUpdate) => Promise<WriteResult>,
-): Promise<void> {
-  const groups = new Map<string, Group>();
-  const columns = new Map(target.info.columns.map((column) => [column.name, column]));
-  for (const i of segment) {
-    const update = updates[i]!;
-    const shape = shapeOf(columns, update);
+/** Updates whose keys all differ: those of one shape go together, the others alone. */
+class Segment {
+  readonly alone: number[] = [];
+  readonly groups = new Map<string, Group>();
+
+  add(i: number, shape: Shape | undefined): void {
     if (!shape) {
-      results[i] = await updateOne(update);
-      continue;
+      this.alone.push(i);
+      return;
     }
-    const group = groups.get(shape.signature) ?? { shape, positions: [] };
+    const group = this.groups.get(shape.signature) ?? { shape, positions: [] };
     group.positions.push(i);
-    groups.set(shape.signature, group);
-  }
-  for (const group of groups.values()) {
-    const changed = await updateGroup(db, target, updates, group);
-    for (const i of group.positions) results[i] = changed.has(i) ? { status: 'ok' } : { status: 'stale' };
+    this.groups.set(shape.signature, group);
   }
 }
 

@@ -10,7 +10,7 @@ import {
   updateIfUnchanged,
   type ColumnValue,
 } from './postgres-statements.js';
-import { repeatedKeyError, updateInSets } from './postgres-update-sets.js';
+import { repeatedKeyError, updateSets, type UpdateSets } from './postgres-update-sets.js';
 
 /** What a write needs to know about the table it writes to. */
 export interface PgWriteTarget {
@@ -32,14 +32,26 @@ export function insertRows(target: PgWriteTarget, rows: readonly RowInsert[]): P
 }
 
 /** A statement per shape of update for the whole batch (see postgres-update-sets.ts), else row by row. */
-export function updateRows(target: PgWriteTarget, updates: readonly RowUpdate[]): Promise<WriteResult[]> {
+export async function updateRows(
+  target: PgWriteTarget,
+  updates: readonly RowUpdate[],
+): Promise<WriteResult[]> {
+  if (updates.length === 0) return [];
+  const action = 'Updating rows';
+  let sets: UpdateSets;
+  try {
+    sets = await updateSets(target.db, target, updates);
+  } catch (error) {
+    throw pgFailure(error, action, target.place, 'source.write_rejected');
+  }
   const one = (db: PgKysely, update: RowUpdate) => updateOne(db, target, update);
   return writeBatch(
     target,
-    'Updating rows',
+    action,
     updates,
-    (trx) => updateInSets(trx, target, updates, (update) => one(trx, update)),
+    (db) => sets.write(db, (update) => one(db, update)),
     one,
+    sets.statements,
   );
 }
 
@@ -62,8 +74,9 @@ function writeEach<T, R>(
  * with it: the batch is first written whole (the common case: `all`, a statement per
  * row or per set of rows), and only if a row fails, rolled back and done again one row
  * at a time with a savepoint around each, so that row alone is undone and the others commit.
- * A single row (a login's write-back) is written without BEGIN and COMMIT: two round
- * trips fewer, and its failure is its own.
+ * A batch that `all` writes in one statement (a login's write-back, a first sync's
+ * write-back of a thousand rows) goes without BEGIN and COMMIT: two round trips fewer,
+ * and a statement that fails has written nothing.
  */
 async function writeBatch<T, R>(
   target: PgWriteTarget,
@@ -71,20 +84,14 @@ async function writeBatch<T, R>(
   items: readonly T[],
   all: (db: PgKysely) => Promise<(R | Failed)[]>,
   write: (db: PgKysely, item: T) => Promise<R>,
+  statements = items.length,
 ): Promise<(R | Failed)[]> {
   if (items.length === 0) return [];
-  if (items.length === 1) {
-    try {
-      return await all(target.db);
-    } catch (error) {
-      if (!isRowError(error)) throw pgFailure(error, action, target.place, 'source.write_rejected');
-      return [{ status: 'failed', error: rowErrorMessage(error) }];
-    }
-  }
   try {
-    return await inTransaction(target.db, all);
+    return await (statements <= 1 ? all(target.db) : inTransaction(target.db, all));
   } catch (error) {
     if (!isRowError(error)) throw pgFailure(error, action, target.place, 'source.write_rejected');
+    if (items.length === 1) return [{ status: 'failed', error: rowErrorMessage(error) }];
   }
   try {
     return await inTransaction(target.db, (trx) =>
