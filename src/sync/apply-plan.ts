@@ -41,9 +41,13 @@ export async function applyPlan(
   // Deletes first: a source with a unique email column may need the room for a new row.
   await run.batches(of('deleteRow'), source.capabilities.writeBatchSize, (b) => run.deleteRows(b));
   await run.batches(of('unlink'), DIRECTORY_BATCH, (b) => run.unlink(b));
-  await run.batches(of('import'), Math.min(DIRECTORY_BATCH, source.capabilities.writeBatchSize), (b) =>
-    run.imports(b),
-  );
+  await run
+    .batches(of('import'), Math.min(DIRECTORY_BATCH, source.capabilities.writeBatchSize), (b) =>
+      run.imports(b),
+    )
+    // Even when a directory write failed: nothing of the run goes on behind its back.
+    .finally(() => run.writingBack);
+  await run.writtenBack();
   await run.batches(of('update'), Math.min(DIRECTORY_BATCH, source.capabilities.writeBatchSize), (b) =>
     run.updates(b),
   );
@@ -57,6 +61,9 @@ class Applier {
   readonly issues: IssueReport[] = [];
   readonly createdKeys: string[] = [];
   private done = 0;
+  /** The last import batch's write-back, in flight while the next batch's users are written; never rejects. */
+  writingBack: Promise<void> = Promise.resolve();
+  private writeBackError: { readonly error: unknown } | null = null;
 
   constructor(
     private readonly plan: SyncPlan,
@@ -97,7 +104,11 @@ class Applier {
     );
   }
 
-  /** Users and links first (their baseline already holds the written-back values; see below), then the write-back. */
+  /**
+   * Users and links first (their baseline already holds the written-back values; see
+   * below), then the write-back. The write-back is left in flight: the source writes it
+   * while the next batch's users are written, and one batch waits for the one before.
+   */
   async imports(batch: Of<'import'>[]): Promise<void> {
     const results = await this.directory(
       this.plan.connection,
@@ -110,7 +121,20 @@ class Applier {
     // App-owned fields are compared app-to-source, never to the baseline, so a write-back
     // that does not land is simply made again next run.
     const writes = created.flatMap((a) => (a.writeBack ? [a] : []));
+    await this.writtenBack();
     if (writes.length === 0) return;
+    this.writingBack = this.writeBack(writes).catch((error: unknown) => {
+      this.writeBackError = { error };
+    });
+  }
+
+  /** Waits for the write-back in flight; a failure of it is the run's. */
+  async writtenBack(): Promise<void> {
+    await this.writingBack;
+    if (this.writeBackError) throw this.writeBackError.error;
+  }
+
+  private async writeBack(writes: Of<'import'>[]): Promise<void> {
     const written = await this.sourceWrite(this.source.update(writes.map((a) => a.writeBack!)));
     this.counts.source.updated += writes.filter((a, i) =>
       this.wrote(written[i]!, a.key, a.user.id, 'update'),

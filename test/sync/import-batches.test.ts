@@ -1,0 +1,98 @@
+/**
+ * A first sync larger than one batch (sync/apply-plan.ts): each batch's write-back is left
+ * in flight while the next batch's users are written. Every row is still written back and
+ * counted once, and a write-back that fails ends the run before anything else is written.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ConnectionConfig } from '../../src/config.js';
+import type { SourceConnector } from '../../src/connectors/connector.js';
+import type { SyncMode } from '../../src/core/plan.js';
+import { runConnectionSync } from '../../src/sync/run-sync.js';
+import { SourcePool } from '../../src/sync/source-pool.js';
+import type { ClubSource } from '../support/club-table.js';
+import { postgresReachable } from '../support/postgres-directory.js';
+import { expectNoChanges, runOf, useSyncFixture, type SyncWorld } from '../support/sync-fixture.js';
+
+const { clubWorldOn } = useSyncFixture();
+const postgres = await postgresReachable();
+const pools: SourcePool[] = [];
+afterEach(async () => {
+  for (const pool of pools.splice(0)) await pool.close();
+});
+
+/** Several batches of imports (a batch is 1,000 rows, or the source's batch if smaller), the last one short. */
+const ROWS = 2_500;
+
+/** A pool whose sources refuse the `failAt`-th update call, as a server that went away would. */
+class FailingUpdatePool extends SourcePool {
+  /** The rows of each update call, failed ones included. */
+  readonly updates: number[] = [];
+  failAt = 0;
+
+  override async get(connection: ConnectionConfig, mode: SyncMode): Promise<SourceConnector> {
+    const source = await super.get(connection, mode);
+    return new Proxy(source, {
+      get: (target, property, receiver) => {
+        if (property !== 'update') return Reflect.get(target, property, receiver) as unknown;
+        return async (...args: Parameters<SourceConnector['update']>) => {
+          this.updates.push(args[0].length);
+          if (this.updates.length === this.failAt) throw new Error('the connection to the source was lost');
+          return target.update(...args);
+        };
+      },
+    });
+  }
+}
+
+async function bigClub(kind: ClubSource): Promise<SyncWorld> {
+  const world = await clubWorldOn(kind);
+  for (let i = 0; i < ROWS; i += 1) await world.club.add({ email: `m${i}@x.io`, name: `M ${i}` });
+  return world;
+}
+
+/** Rows written back: their app_user_id is the id of the user with their email. */
+async function writtenBack(world: SyncWorld): Promise<number> {
+  const ids = new Map((await world.users()).map((user) => [user.email, user.id]));
+  const rows = await world.club.rows();
+  return rows.filter((row) => row.app_user_id !== null && row.app_user_id === ids.get(String(row.email)))
+    .length;
+}
+
+const sources: ClubSource[] = postgres ? ['sqlite', 'postgres'] : ['sqlite'];
+
+describe.each(sources)('a first sync of several batches, %s source', (kind) => {
+  it('writes every row back and counts each once', async () => {
+    const world = await bigClub(kind);
+    const run = runOf(await world.sync());
+    expect(run.status).toBe('succeeded');
+    expect(run.counts.app.created).toBe(ROWS);
+    expect(run.counts.source.updated).toBe(ROWS);
+    expect(await writtenBack(world)).toBe(ROWS);
+    expectNoChanges(await world.sync());
+  });
+
+  it('a write-back that fails fails the run; the next run writes back the rest', async () => {
+    const world = await bigClub(kind);
+    const pool = new FailingUpdatePool(world.config);
+    pools.push(pool);
+    pool.failAt = 2;
+    const failed = await runConnectionSync({ ...world.services, sources: pool }, world.connection(), {
+      trigger: 'manual',
+    });
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatch(/the connection to the source was lost/);
+    // The first batch's write-back landed, the second's did not, and the third batch's
+    // users were written while it was in flight: nothing was written back after the failure.
+    expect(pool.updates).toHaveLength(2);
+    const [first] = pool.updates as [number];
+    expect(first).toBeLessThan(ROWS / 2);
+    expect(await writtenBack(world)).toBe(first);
+    expect((await world.users()).length).toBeGreaterThan(2 * first);
+
+    const next = runOf(await world.sync());
+    expect(next.status).toBe('succeeded');
+    expect(next.counts.source.updated).toBe(ROWS - first);
+    expect(await writtenBack(world)).toBe(ROWS);
+    expectNoChanges(await world.sync());
+  });
+});
