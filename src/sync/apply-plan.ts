@@ -35,83 +35,101 @@ export async function applyPlan(
   source: SourceConnector,
   onProgress?: (progress: ApplyProgress) => void,
 ): Promise<ApplyOutcome> {
-  const run = new Applier(plan, store, source, onProgress);
-  const of = <T extends PlanAction['type']>(type: T) =>
-    plan.actions.filter((a): a is Of<T> => a.type === type);
-  // Deletes first: a source with a unique email column may need the room for a new row.
-  await run.batches(of('deleteRow'), source.capabilities.writeBatchSize, (b) => run.deleteRows(b));
-  await run.batches(of('unlink'), DIRECTORY_BATCH, (b) => run.unlink(b));
-  await run
-    .batches(of('import'), Math.min(DIRECTORY_BATCH, source.capabilities.writeBatchSize), (b) =>
-      run.imports(b),
-    )
-    // Even when a directory write failed: nothing of the run goes on behind its back.
-    .finally(() => run.writingBack);
-  await run.writtenBack();
-  await run.batches(of('update'), Math.min(DIRECTORY_BATCH, source.capabilities.writeBatchSize), (b) =>
-    run.updates(b),
-  );
-  const creates = [...of('export'), ...of('recreate')];
-  await run.batches(creates, source.capabilities.writeBatchSize, (b) => run.creates(b));
-  return { counts: run.counts, issues: run.issues, createdKeys: run.createdKeys };
+  const run = new Applier(store, source, onProgress);
+  await run.apply(plan);
+  return run.finish();
 }
 
-class Applier {
-  readonly counts = emptyCounts();
-  readonly issues: IssueReport[] = [];
-  readonly createdKeys: string[] = [];
+/**
+ * Applies plans one after another (one, or a page of new users at a time) and adds up
+ * what happened. An import batch's write-back is left in flight: the source writes it
+ * while the next batch's users are written (of this plan or the next), one write-back at
+ * a time and in order. Anything else waits for it, and so does `finish`.
+ */
+export class Applier {
+  private readonly counts = emptyCounts();
+  private readonly issues: IssueReport[] = [];
+  private readonly createdKeys: string[] = [];
+  private connection = '';
   private done = 0;
-  /** The last import batch's write-back, in flight while the next batch's users are written; never rejects. */
-  writingBack: Promise<void> = Promise.resolve();
+  private total = 0;
+  /** The last import batch's write-back; never rejects (its failure is kept for `writtenBack`). */
+  private writingBack: Promise<void> = Promise.resolve();
   private writeBackError: { readonly error: unknown } | null = null;
 
   constructor(
-    private readonly plan: SyncPlan,
     private readonly store: DirectoryStore,
     private readonly source: SourceConnector,
     private readonly onProgress?: (progress: ApplyProgress) => void,
-  ) {
-    this.counts.unchanged = plan.unchanged;
-    this.counts.skipped = plan.skipped;
-    this.counts.conflicts = plan.conflicts.length;
+  ) {}
+
+  async apply(plan: SyncPlan): Promise<void> {
+    this.connection = plan.connection;
+    this.total += plan.actions.length;
+    this.counts.unchanged += plan.unchanged;
+    this.counts.skipped += plan.skipped;
+    this.counts.conflicts += plan.conflicts.length;
+    const of = <T extends PlanAction['type']>(type: T) =>
+      plan.actions.filter((a): a is Of<T> => a.type === type);
+    const { writeBatchSize } = this.source.capabilities;
+    // Deletes first: a source with a unique email column may need the room for a new row.
+    await this.batches(of('deleteRow'), writeBatchSize, (b) => this.deleteRows(b));
+    await this.batches(of('unlink'), DIRECTORY_BATCH, (b) => this.unlink(b));
+    await this.batches(of('import'), Math.min(DIRECTORY_BATCH, writeBatchSize), (b) => this.imports(b), {
+      leaveWriteBack: true,
+    });
+    await this.batches(of('update'), Math.min(DIRECTORY_BATCH, writeBatchSize), (b) => this.updates(b));
+    const creates = [...of('export'), ...of('recreate')];
+    await this.batches(creates, writeBatchSize, (b) => this.creates(b));
   }
 
-  async batches<T>(items: readonly T[], size: number, apply: (batch: T[]) => Promise<void>): Promise<void> {
-    for (let i = 0; i < items.length; i += size) {
-      const batch = items.slice(i, i + size);
-      await yieldToEventLoop();
-      await apply(batch);
-      this.done += batch.length;
-      this.onProgress?.({ done: this.done, total: this.plan.actions.length });
+  /** Waits for the write-back in flight and returns what the plans did. */
+  async finish(): Promise<ApplyOutcome> {
+    await this.writtenBack();
+    return { counts: this.counts, issues: this.issues, createdKeys: this.createdKeys };
+  }
+
+  private async batches<T>(
+    items: readonly T[],
+    size: number,
+    apply: (batch: T[]) => Promise<void>,
+    { leaveWriteBack = false } = {},
+  ): Promise<void> {
+    if (items.length === 0) return;
+    if (!leaveWriteBack) await this.writtenBack();
+    try {
+      for (let i = 0; i < items.length; i += size) {
+        const batch = items.slice(i, i + size);
+        await yieldToEventLoop();
+        await apply(batch);
+        this.done += batch.length;
+        this.onProgress?.({ done: this.done, total: this.total });
+      }
+    } catch (error) {
+      // Nothing of the run goes on behind its back once it fails.
+      await this.writingBack;
+      throw error;
     }
   }
 
   /** SPEC §3: a user deleted in the app loses its row; then the link goes. */
-  async deleteRows(batch: Of<'deleteRow'>[]): Promise<void> {
+  private async deleteRows(batch: Of<'deleteRow'>[]): Promise<void> {
     const results = await this.sourceWrite(this.source.delete(batch.map((a) => a.key)));
     const done = batch.filter((a, i) => this.wrote(results[i]!, a.key, a.userId, 'delete'));
-    await this.directory(
-      this.plan.connection,
-      done.map((a) => ({ type: 'deleteLink', key: a.key })),
-    );
+    await this.directory(done.map((a) => ({ type: 'deleteLink', key: a.key })));
     this.counts.source.deleted += done.length;
   }
 
-  async unlink(batch: Of<'unlink'>[]): Promise<void> {
-    await this.directory(
-      this.plan.connection,
-      batch.map((a) => ({ type: 'deleteLink', key: a.key })),
-    );
+  private async unlink(batch: Of<'unlink'>[]): Promise<void> {
+    await this.directory(batch.map((a) => ({ type: 'deleteLink', key: a.key })));
   }
 
   /**
    * Users and links first (their baseline already holds the written-back values; see
-   * below), then the write-back. The write-back is left in flight: the source writes it
-   * while the next batch's users are written, and one batch waits for the one before.
+   * below), then the write-back, left in flight (see the class).
    */
-  async imports(batch: Of<'import'>[]): Promise<void> {
+  private async imports(batch: Of<'import'>[]): Promise<void> {
     const results = await this.directory(
-      this.plan.connection,
       batch.map((a): DirectoryOp => ({ type: 'createUser', user: a.user, link: a.link })),
     );
     const created = batch.filter((_, i) => results[i] === 'ok');
@@ -129,7 +147,7 @@ class Applier {
   }
 
   /** Waits for the write-back in flight; a failure of it is the run's. */
-  async writtenBack(): Promise<void> {
+  private async writtenBack(): Promise<void> {
     await this.writingBack;
     if (this.writeBackError) throw this.writeBackError.error;
   }
@@ -146,10 +164,9 @@ class Applier {
    * baseline for the fields about to be written. Then the conditional source write, and
    * only when it lands, the final baseline.
    */
-  async updates(batch: Of<'update'>[]): Promise<void> {
+  private async updates(batch: Of<'update'>[]): Promise<void> {
     const first = batch.filter((a) => !a.beforeWriteStored);
     const recorded = await this.directory(
-      this.plan.connection,
       first.map((a): DirectoryOp => {
         const link = a.linkBeforeWrite ?? a.link;
         return a.appPatch
@@ -172,14 +189,11 @@ class Applier {
     const results = await this.sourceWrite(this.source.update(writes.map((a) => a.sourceWrite!)));
     const landed = writes.filter((a, i) => this.wrote(results[i]!, a.key, a.userId, 'update'));
     this.counts.source.updated += landed.length;
-    await this.directory(
-      this.plan.connection,
-      landed.map((a): DirectoryOp => ({ type: 'putLink', link: a.link })),
-    );
+    await this.directory(landed.map((a): DirectoryOp => ({ type: 'putLink', link: a.link })));
   }
 
   /** New rows (app-only users, rows deleted in the source), then their links. */
-  async creates(batch: Array<Of<'export'> | Of<'recreate'>>): Promise<void> {
+  private async creates(batch: Array<Of<'export'> | Of<'recreate'>>): Promise<void> {
     const results = await this.sourceWrite(
       this.source.insert(batch.map((a) => ({ values: a.values, fallbackKey: a.userId }))),
     );
@@ -187,19 +201,19 @@ class Applier {
     batch.forEach((a, i) => {
       const result = results[i]!;
       if (result.status !== 'ok') {
-        this.issues.push(writeFailed(this.plan.connection, null, a.userId, 'insert', result.error));
+        this.issues.push(writeFailed(this.connection, null, a.userId, 'insert', result.error));
         return;
       }
       ops.push({ type: 'putLink', link: { ...a.link, key: result.key } });
       this.createdKeys.push(result.key);
     });
-    await this.directory(this.plan.connection, ops);
+    await this.directory(ops);
     this.counts.source.created += ops.length;
   }
 
-  private async directory(connection: string, ops: readonly DirectoryOp[]): Promise<DirectoryOpResult[]> {
+  private async directory(ops: readonly DirectoryOp[]): Promise<DirectoryOpResult[]> {
     if (ops.length === 0) return [];
-    const results = await this.store.applyBatch(connection, ops);
+    const results = await this.store.applyBatch(this.connection, ops);
     failpoint('directory-write');
     return results;
   }
@@ -214,7 +228,7 @@ class Applier {
   private wrote(result: WriteResult, key: string, userId: string, what: 'update' | 'delete'): boolean {
     if (result.status === 'ok') return true;
     if (result.status === 'stale') this.counts.stale += 1;
-    else this.issues.push(writeFailed(this.plan.connection, key, userId, what, result.error));
+    else this.issues.push(writeFailed(this.connection, key, userId, what, result.error));
     return false;
   }
 }

@@ -7,12 +7,13 @@
  * imports, and the mass-change guard is unaffected: an import changes no existing user.
  */
 import type { SourceConnector, SourceRow } from '../connectors/connector.js';
+import type { IssueReport } from '../core/issue.js';
 import { parseEmail } from '../core/normalize.js';
 import { planSync } from '../core/plan-sync.js';
 import type { PlanContext } from '../core/plan.js';
 import type { DirectoryStore } from '../directory/store.js';
-import { applyPlan, type ApplyOutcome, type ApplyProgress } from './apply-plan.js';
-import { addCounts, emptyCounts } from './counts.js';
+import { Applier, type ApplyOutcome, type ApplyProgress } from './apply-plan.js';
+import { addCounts } from './counts.js';
 import { yieldToEventLoop } from './yield.js';
 
 const PAGE_SIZE = 5000;
@@ -104,7 +105,9 @@ export async function importNewRows(
   source: SourceConnector,
   onProgress?: (progress: ApplyProgress) => void,
 ): Promise<ApplyOutcome> {
-  let outcome: ApplyOutcome = { counts: emptyCounts(), issues: [], createdKeys: [] };
+  // One applier for every page: a page's last write-back is in flight while the next page is planned.
+  const run = new Applier(store, source);
+  const issues: IssueReport[] = [];
   let done = 0;
   const total = streamed.keyByEmail.size;
   for await (const page of source.scan({ columns, pageSize: PAGE_SIZE })) {
@@ -118,10 +121,11 @@ export async function importNewRows(
     });
     if (rows.length === 0) continue;
     const plan = planSync(ctx, { rows, users: [], links: [] });
-    const applied = await applyPlan(plan, store, source);
-    outcome = addOutcome(outcome, { ...applied, issues: [...plan.issues, ...applied.issues] });
+    issues.push(...plan.issues);
+    await run.apply(plan);
     done += rows.length;
     onProgress?.({ done, total });
   }
-  return outcome;
+  const applied = await run.finish();
+  return { ...applied, issues: [...issues, ...applied.issues] };
 }

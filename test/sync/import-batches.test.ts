@@ -59,11 +59,16 @@ async function writtenBack(world: SyncWorld): Promise<number> {
 }
 
 const sources: ClubSource[] = postgres ? ['sqlite', 'postgres'] : ['sqlite'];
+/** Rows held through the plan (the default), or every new-user row read again and imported a page at a time. */
+const cases = sources.flatMap((kind) => [
+  { kind, holdNewRows: undefined, how: 'held' },
+  { kind, holdNewRows: 0, how: 'streamed' },
+]);
 
-describe.each(sources)('a first sync of several batches, %s source', (kind) => {
+describe.each(cases)('a first sync of several batches, $kind source, rows $how', ({ kind, holdNewRows }) => {
   it('writes every row back and counts each once', async () => {
     const world = await bigClub(kind);
-    const run = runOf(await world.sync());
+    const run = runOf(await world.sync({ holdNewRows }));
     expect(run.status).toBe('succeeded');
     expect(run.counts.app.created).toBe(ROWS);
     expect(run.counts.source.updated).toBe(ROWS);
@@ -78,6 +83,7 @@ describe.each(sources)('a first sync of several batches, %s source', (kind) => {
     pool.failAt = 2;
     const failed = await runConnectionSync({ ...world.services, sources: pool }, world.connection(), {
       trigger: 'manual',
+      holdNewRows,
     });
     expect(failed.status).toBe('failed');
     expect(failed.error).toMatch(/the connection to the source was lost/);
