@@ -8,7 +8,7 @@ import { emailKey } from '../core/normalize.js';
 import type { DirectoryDialect } from './dialect.js';
 import { selectInChunks } from './in-chunks.js';
 import type { LinkState } from '../core/link.js';
-import { deleteLink, insertNewUsersLinks, putLinks, ROWS_PER_INSERT } from './links.js';
+import { deleteLink, insertNewUsersLinks, putLinks } from './links.js';
 import type { Database } from './schema.js';
 import type { DirectoryOp, DirectoryOpResult } from './store.js';
 import {
@@ -21,6 +21,7 @@ import {
   patchUsers,
 } from './user-writes.js';
 import { getUserRows, isEmailTaken, type UserRow } from './users.js';
+import { insertMany } from './insert-many.js';
 
 type IsUniqueViolation = DirectoryDialect['isUniqueViolation'];
 
@@ -141,10 +142,8 @@ async function createUsersInBulk(
   }
   await trx.executeQuery(SAVEPOINT);
   try {
-    for (let i = 0; i < fresh.length; i += ROWS_PER_INSERT) {
-      const rows = fresh.slice(i, i + ROWS_PER_INSERT).map((op) => newUserRow(op.user, now));
-      await trx.insertInto('users').values(rows).execute();
-    }
+    const rows = fresh.map((op) => newUserRow(op.user, now));
+    await insertMany(trx, 'users', rows, (r) => trx.insertInto('users').values(r));
     await insertNewUsersLinks(
       trx,
       connection,

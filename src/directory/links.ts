@@ -5,6 +5,7 @@ import { toUser } from './users.js';
 import type { Database, LinksTable } from './schema.js';
 import type { LinkFingerprint, LinkWithUser } from './store.js';
 import { selectInChunks } from './in-chunks.js';
+import { insertMany, ROWS_PER_INSERT } from './insert-many.js';
 
 function toLink(row: Selectable<LinksTable>): LinkState {
   return {
@@ -314,13 +315,11 @@ export async function insertNewUsersLinks(
   links: readonly LinkState[],
   now: string,
 ): Promise<void> {
-  for (let i = 0; i < links.length; i += ROWS_PER_INSERT) {
-    const rows = links
-      .slice(i, i + ROWS_PER_INSERT)
-      .map((l) => ({ connection, source_key: l.key, ...linkValues(l, now) }));
-    await db
+  const rows = links.map((l) => ({ connection, source_key: l.key, ...linkValues(l, now) }));
+  await insertMany(db, 'links upsert', rows, (r) =>
+    db
       .insertInto('links')
-      .values(rows)
+      .values(r)
       .onConflict((conflict) =>
         conflict.columns(['connection', 'source_key']).doUpdateSet((eb) => ({
           user_id: eb.ref('excluded.user_id'),
@@ -330,13 +329,9 @@ export async function insertNewUsersLinks(
           updated_at: eb.ref('excluded.updated_at'),
           fingerprint: eb.ref('excluded.fingerprint'),
         })),
-      )
-      .execute();
-  }
+      ),
+  );
 }
-
-/** Rows per multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits. */
-export const ROWS_PER_INSERT = 200;
 
 export async function deleteLink(db: Kysely<Database>, connection: string, key: string): Promise<void> {
   await db.deleteFrom('links').where('connection', '=', connection).where('source_key', '=', key).execute();

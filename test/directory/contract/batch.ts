@@ -33,6 +33,40 @@ export function describeBatch(makeStore: MakeStore): void {
       expect(await store.linksOfUser('other', 'u2')).toEqual([]);
     });
 
+    it('createUser steps past one multi-row statement store each user and link with its own values', async () => {
+      const { store } = await open();
+      // 450 = two full statements of 200 (the second reuses the first's text) and one of 50.
+      const ids = Array.from({ length: 450 }, (_, i) => `u${String(i).padStart(3, '0')}`);
+      const userOf = (id: string, i: number) =>
+        newUser(id, `${id}@example.com`, {
+          name: i % 3 === 0 ? null : `Name ${i}`,
+          lastSeenAt: i % 2 === 0 ? null : `2025-03-${String((i % 28) + 1).padStart(2, '0')}T00:00:00.000Z`,
+          custom: { n: i },
+        });
+      const linkOf = (id: string, i: number) =>
+        link(id, `k${i}`, { baseline: { name: `Name ${i}` }, suspended: i % 5 === 0 });
+      for (const part of [ids.slice(0, 225), ids.slice(225)]) {
+        const results = await store.applyBatch(
+          'crm',
+          part.map((id) => {
+            const i = ids.indexOf(id);
+            return { type: 'createUser', user: userOf(id, i), link: linkOf(id, i) };
+          }),
+        );
+        expect(results.every((r) => r === 'ok')).toBe(true);
+      }
+      for (const [i, id] of ids.entries()) {
+        const expected = userOf(id, i);
+        expect(await store.getUser(id)).toMatchObject({
+          email: expected.email,
+          name: expected.name,
+          lastSeenAt: expected.lastSeenAt,
+          custom: { n: i },
+        });
+        expect(await store.linksOfUser('crm', id)).toEqual([linkOf(id, i)]);
+      }
+    });
+
     it('a createUser step whose email is taken is a conflict and the rest of the batch is applied', async () => {
       const { store } = await open();
       await store.createUser({ email: 'ann@example.com' });
