@@ -65,6 +65,49 @@ describe('opening a SQLite directory', () => {
     });
   });
 
+  it('a search index of the earlier definition (with positions) is replaced once; search finds old and new users', async () => {
+    const path = join(tempDir(), 'usersync.db');
+    const first = await open(`sqlite:${path}`);
+    await first.createUser({ email: 'ann@acme.com', name: 'Ann Smith' });
+    await first.close();
+    // The index as the first releases made it: every trigram's positions kept.
+    const db = new BetterSqlite3(path);
+    db.exec(`drop trigger users_search_insert; drop trigger users_search_delete; drop trigger users_search_update;
+      drop table users_search;
+      create virtual table users_search using fts5(email, name, content = 'users', content_rowid = 'rowid', tokenize = 'trigram');
+      create trigger users_search_insert after insert on users begin
+        insert into users_search (rowid, email, name) values (new.rowid, new.email, new.name);
+      end;
+      insert into users_search (users_search) values ('rebuild');`);
+    db.close();
+    const indexSql = () =>
+      inspect(path, (d) =>
+        d.prepare(`select sql from sqlite_master where name = 'users_search'`).pluck().get(),
+      );
+
+    const store = await open(`sqlite:${path}`);
+    expect(indexSql()).toMatch(/detail = none/);
+    await store.createUser({ email: 'bo@other.org', name: 'Bo Smithers' });
+    const emails = async (search: string) => (await store.listUsers({ search })).map((u) => u.email).sort();
+    expect(await emails('smith')).toEqual(['ann@acme.com', 'bo@other.org']);
+    expect(await emails('ACME')).toEqual(['ann@acme.com']);
+    expect(await emails('n smi')).toEqual(['ann@acme.com']);
+    // Every trigram of "abcab" (abc, bca, cab) is in this name, but not the term: LIKE re-checks.
+    await store.createUser({ email: 'cy@x.io', name: 'abc-bca-cab' });
+    expect(await emails('abcab')).toEqual([]);
+    expect(await emails('bca-c')).toEqual(['cy@x.io']);
+    const triggers = inspect(path, (d) =>
+      d.prepare(`select name from sqlite_master where type = 'trigger' order by name`).pluck().all(),
+    );
+    expect(triggers).toEqual(['users_search_delete', 'users_search_insert', 'users_search_update']);
+    await store.close();
+    // Reopening changes no schema (SQLite counts every change in schema_version).
+    const schemaVersion = () => inspect(path, (d) => d.pragma('schema_version', { simple: true }));
+    const before = schemaVersion();
+    await open(`sqlite:${path}`);
+    expect(schemaVersion()).toBe(before);
+  });
+
   it('sqlite::memory: opens a private in-memory directory', async () => {
     const store = await open('sqlite::memory:');
     await store.createUser({ email: 'ann@example.com' });
