@@ -32,7 +32,7 @@ export async function applyAndRecord(
   options: { resolveUnseen: boolean; onProgress?: ((progress: ApplyProgress) => void) | undefined },
 ): Promise<RecordedRun> {
   const { plan, ctx, columns, streamed } = planned;
-  const total = plan.actions.length + (streamed?.keyByEmail.size ?? 0);
+  const total = plan.actions.length + (streamed?.keyByEmailHash.size ?? 0);
   let applied = await applyPlan(plan, store, source, (p) => options.onProgress?.({ ...p, total }));
   if (streamed) {
     const imported = await importNewRows(streamed, ctx, columns, store, source, (p) =>

@@ -6,6 +6,7 @@
 import { parse } from 'csv-parse/sync';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { emailHash } from '../../src/sync/new-rows.js';
 import type { SyncProgress } from '../../src/sync/sync-result.js';
 import { expectNoChanges, runOf, useSyncFixture, type SyncWorld } from '../support/sync-fixture.js';
 
@@ -108,5 +109,41 @@ describe('new-user rows read again and imported page by page', () => {
     const last = streamed.applied.at(-1) as { done: number; total: number };
     expect(last.done).toBe(last.total);
     expect(last.total).toBe(7);
+  });
+
+  it('two new rows whose emails share a hash are each imported, as when held', async () => {
+    // FNV-1a gives these two addresses one 32-bit hash: the read takes them for rows sharing an email.
+    expect(emailHash('m763399@x.io')).toBe(emailHash('m1109514@x.io'));
+    const csv = 'id,email,name,user_id\n1,m763399@x.io,A,\n2,m1109514@x.io,B,\n3,other@x.io,C,\n';
+    const imported = async (holdNewRows: number | undefined) => {
+      const w = await makeWorld({
+        files: { 'members.csv': csv },
+        connections: [
+          {
+            name: 'sheet',
+            source: 'csv:./members.csv',
+            key: 'id',
+            fields: { email: 'email', name: 'name', userId: 'user_id' },
+          },
+        ],
+      });
+      const run = runOf(await w.sync({ holdNewRows }), 'sheet');
+      const users = await w.users();
+      const rows: Array<Record<string, string>> = parse(readFileSync(w.path('members.csv')), {
+        columns: true,
+      });
+      const idOf = new Map(users.map((u) => [u.id, u.email]));
+      return {
+        counts: run.counts,
+        users: users.map((u) => `${u.email} ${u.name}`),
+        written: rows.map((r) => `${r.id}:${idOf.get(r.user_id ?? '') ?? ''}`),
+        issues: await w.openIssues(),
+      };
+    };
+    const streamed = await imported(0);
+    expect(streamed).toEqual(await imported(undefined));
+    expect(streamed.users).toEqual(['m1109514@x.io B', 'm763399@x.io A', 'other@x.io C']);
+    expect(streamed.written).toEqual(['1:m763399@x.io', '2:m1109514@x.io', '3:other@x.io']);
+    expect(streamed.issues).toEqual([]);
   });
 });
