@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import mysql from 'mysql2';
+import { describe, expect, it, vi } from 'vitest';
 import { parseMysqlUrl } from '../../src/connectors/mysql/mysql-url.js';
 import { openMysql } from '../../src/connectors/mysql/mysql-open.js';
 import { loadTableInfo } from '../../src/connectors/mysql/mysql-schema.js';
@@ -102,6 +103,52 @@ describe.skipIf(!available)('mysql connector writes', () => {
     ]);
     expect(await connector.update([{ key: '1', set: { phone: null }, expect: { phone: '123' } }])).toEqual([
       { status: 'ok' },
+    ]);
+  });
+
+  it('a batch of updates is written whole, with no savepoint a row, until the server refuses a row', async () => {
+    const table = await people();
+    await db.query(`insert into ${table} (email, plan) values ('c@x.io', 'pro')`);
+    const connector = db.open({ table });
+    const sentDuring = async (work: () => Promise<unknown>) => {
+      // Every statement passes through mysql2's Connection.query (Kysely's driver calls it).
+      const query = vi.spyOn(mysql.Connection.prototype, 'query');
+      try {
+        const result = await work();
+        return { result, sent: query.mock.calls.map(([text]) => String(text).toLowerCase()) };
+      } finally {
+        query.mockRestore();
+      }
+    };
+    const taken = await sentDuring(() =>
+      connector.update([
+        { key: '1', set: { plan: 'team' }, expect: { plan: 'pro' } },
+        { key: '2', set: { plan: 'pro' }, expect: { plan: 'free' } },
+      ]),
+    );
+    expect(taken.result).toEqual([{ status: 'ok' }, { status: 'ok' }]);
+    expect(taken.sent.filter((text) => text.startsWith('update'))).toHaveLength(2);
+    expect(taken.sent.filter((text) => text.includes('savepoint'))).toEqual([]);
+
+    const refused = await sentDuring(() =>
+      connector.update([
+        { key: '1', set: { phone: '1' }, expect: { plan: 'team' } },
+        { key: '2', set: { email: 'c@x.io' }, expect: { plan: 'pro' } }, // a duplicate
+        { key: '3', set: { phone: '3' }, expect: { plan: 'pro' } },
+      ]),
+    );
+    expect(refused.result).toEqual([
+      { status: 'ok' },
+      { status: 'failed', error: expect.stringMatching(/Duplicate entry 'c@x.io'/) },
+      { status: 'ok' },
+    ]);
+    // Written whole, rolled back, then row by row behind savepoints.
+    expect(refused.sent.filter((text) => text.startsWith('savepoint'))).toHaveLength(3);
+    const { byKey } = await scanAll(connector, ['email', 'plan', 'phone']);
+    expect([...byKey.values()]).toEqual([
+      { email: 'a@x.io', plan: 'team', phone: '1' },
+      { email: 'b@x.io', plan: 'pro', phone: null },
+      { email: 'c@x.io', plan: 'pro', phone: '3' },
     ]);
   });
 

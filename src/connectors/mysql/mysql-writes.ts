@@ -31,7 +31,11 @@ const OK = { status: 'ok' } as const;
 const STALE = { status: 'stale' } as const;
 
 export function insertRows(target: MysqlWriteTarget, rows: readonly RowInsert[]): Promise<InsertResult[]> {
-  return eachInTransaction(target, 'Inserting rows', rows, (trx, row) => insertOne(trx, target, row));
+  // Row by row behind savepoints from the start: a batch written again would skip the
+  // AUTO_INCREMENT values the first attempt took (InnoDB never hands them back).
+  return eachInTransaction(target, 'Inserting rows', rows, (trx, row) => insertOne(trx, target, row), {
+    wholeFirst: false,
+  });
 }
 
 export function updateRows(target: MysqlWriteTarget, updates: readonly RowUpdate[]): Promise<WriteResult[]> {
@@ -43,42 +47,74 @@ export function deleteRows(target: MysqlWriteTarget, keys: readonly string[]): P
 }
 
 /**
- * One transaction per call, one statement per row, each behind a savepoint: a row the
- * server rejects (a duplicate, a CHECK, a value that does not fit) is rolled back to its
- * savepoint and fails alone; the others commit. Any other error (the connection, a
- * deadlock that ended the transaction) fails the whole call and nothing is committed.
+ * One transaction per call, one statement per row, results in input order. The batch is
+ * first written whole (the common case; `wholeFirst`), and only if the server rejects a
+ * row (a duplicate, a CHECK, a value that does not fit) rolled back and written again
+ * with each row behind a savepoint, so that row is rolled back to it and fails alone
+ * while the others commit. A savepoint a row is one more round trip: on a first sync's
+ * million write-backs, half of them. Any other error (the connection, a deadlock that
+ * ended the transaction) fails the whole call and nothing is committed. A single row (a
+ * login's write-back) goes without BEGIN and COMMIT: a statement is atomic on its own.
  */
 async function eachInTransaction<T, R>(
   target: MysqlWriteTarget,
   action: string,
   items: readonly T[],
   write: (trx: MysqlKysely, item: T) => Promise<R>,
+  { wholeFirst = true } = {},
 ): Promise<(R | Failed)[]> {
   if (items.length === 0) return [];
+  if (wholeFirst || items.length === 1) {
+    try {
+      if (items.length === 1) return [await write(target.db, items[0]!)];
+      return await inTransaction(target, async (trx) => {
+        const results: R[] = [];
+        for (const item of items) results.push(await write(trx, item));
+        return results;
+      });
+    } catch (error) {
+      if (!isRowError(error)) throw mysqlFailure(error, action, target.place);
+      if (items.length === 1) return [{ status: 'failed', error: messageOf(error) }];
+    }
+  }
+  try {
+    return await inTransaction(target, async (trx) => {
+      const results: (R | Failed)[] = [];
+      for (const item of items) {
+        await setRowSavepoint().execute(trx);
+        try {
+          results.push(await write(trx, item));
+        } catch (error) {
+          if (!isRowError(error)) throw error;
+          // Fails (and so fails the batch) if the server already ended the transaction.
+          await rollbackToRowSavepoint().execute(trx);
+          results.push({ status: 'failed', error: messageOf(error) });
+        }
+      }
+      return results;
+    });
+  } catch (error) {
+    throw mysqlFailure(error, action, target.place);
+  }
+}
+
+async function inTransaction<R>(
+  target: MysqlWriteTarget,
+  work: (trx: MysqlKysely) => Promise<R>,
+): Promise<R> {
   let trx: Awaited<ReturnType<ReturnType<MysqlKysely['startTransaction']>['execute']>> | undefined;
   try {
     trx = await target.db.startTransaction().execute();
-    const results: (R | Failed)[] = [];
-    for (const item of items) {
-      await setRowSavepoint().execute(trx);
-      try {
-        results.push(await write(trx, item));
-      } catch (error) {
-        if (!isRowError(error)) throw error;
-        // Fails (and so fails the batch) if the server already ended the transaction.
-        await rollbackToRowSavepoint().execute(trx);
-        results.push({ status: 'failed', error: messageOf(error) });
-      }
-    }
+    const result = await work(trx);
     await trx.commit().execute();
-    return results;
+    return result;
   } catch (error) {
     // The first error is the one worth reporting; the rollback also returns the connection.
     await trx
       ?.rollback()
       .execute()
       .catch(() => undefined);
-    throw mysqlFailure(error, action, target.place);
+    throw error;
   }
 }
 
