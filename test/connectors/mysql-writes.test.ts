@@ -106,7 +106,7 @@ describe.skipIf(!available)('mysql connector writes', () => {
     ]);
   });
 
-  it('a batch of updates is written whole, with no savepoint a row, until the server refuses a row', async () => {
+  it('a batch of updates is one query of a statement a row, with no savepoint, until the server refuses a row', async () => {
     const table = await people();
     await db.query(`insert into ${table} (email, plan) values ('c@x.io', 'pro')`);
     const connector = db.open({ table });
@@ -124,15 +124,21 @@ describe.skipIf(!available)('mysql connector writes', () => {
       connector.update([
         { key: '1', set: { plan: 'team' }, expect: { plan: 'pro' } },
         { key: '2', set: { plan: 'pro' }, expect: { plan: 'free' } },
+        { key: '3', set: { plan: 'free' }, expect: { plan: 'team' } }, // changed meanwhile: stale
+        { key: '1', set: { phone: '1' }, expect: { plan: 'team' } }, // sees the first update
       ]),
     );
-    expect(taken.result).toEqual([{ status: 'ok' }, { status: 'ok' }]);
-    expect(taken.sent.filter((text) => text.startsWith('update'))).toHaveLength(2);
+    expect(taken.result).toEqual([{ status: 'ok' }, { status: 'ok' }, { status: 'stale' }, { status: 'ok' }]);
+    const updates = taken.sent.filter((text) => text.startsWith('update'));
+    expect(updates).toHaveLength(1);
+    expect(updates[0]!.split(';').filter((statement) => statement.trim().startsWith('update'))).toHaveLength(
+      4,
+    );
     expect(taken.sent.filter((text) => text.includes('savepoint'))).toEqual([]);
 
     const refused = await sentDuring(() =>
       connector.update([
-        { key: '1', set: { phone: '1' }, expect: { plan: 'team' } },
+        { key: '1', set: { phone: '11' }, expect: { plan: 'team' } },
         { key: '2', set: { email: 'c@x.io' }, expect: { plan: 'pro' } }, // a duplicate
         { key: '3', set: { phone: '3' }, expect: { plan: 'pro' } },
       ]),
@@ -142,11 +148,11 @@ describe.skipIf(!available)('mysql connector writes', () => {
       { status: 'failed', error: expect.stringMatching(/Duplicate entry 'c@x.io'/) },
       { status: 'ok' },
     ]);
-    // Written whole, rolled back, then row by row behind savepoints.
+    // Sent together, rolled back, then row by row behind savepoints.
     expect(refused.sent.filter((text) => text.startsWith('savepoint'))).toHaveLength(3);
     const { byKey } = await scanAll(connector, ['email', 'plan', 'phone']);
     expect([...byKey.values()]).toEqual([
-      { email: 'a@x.io', plan: 'team', phone: '1' },
+      { email: 'a@x.io', plan: 'team', phone: '11' },
       { email: 'b@x.io', plan: 'pro', phone: null },
       { email: 'c@x.io', plan: 'pro', phone: '3' },
     ]);

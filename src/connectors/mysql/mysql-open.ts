@@ -46,6 +46,10 @@ export function openMysql(target: MysqlTarget, readOnly: boolean): MysqlKysely {
     // "Affected rows" counts the rows an UPDATE matched, not the ones it changed: an update
     // to the values already there is a success, not a stale row. (mysql2's default too.)
     flags: ['FOUND_ROWS'],
+    // A batch of updates goes as one query of a statement a row (mysql-writes.ts): one
+    // round trip instead of a thousand. Every value is a parameter the driver escapes and
+    // every name is quoted by Kysely, so no text from outside is ever read as SQL.
+    multipleStatements: true,
   });
   return new Kysely({
     dialect: new MysqlDialect({

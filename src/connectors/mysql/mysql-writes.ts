@@ -1,4 +1,4 @@
-import type { RawBuilder } from 'kysely';
+import { CompiledQuery, type RawBuilder } from 'kysely';
 import { UsersyncError } from '../../core/errors.js';
 import type { InsertResult, RowInsert, RowUpdate, WriteResult } from '../connector.js';
 import { isRowError, messageOf, mysqlFailure, type MysqlPlace } from './mysql-errors.js';
@@ -39,7 +39,52 @@ export function insertRows(target: MysqlWriteTarget, rows: readonly RowInsert[])
 }
 
 export function updateRows(target: MysqlWriteTarget, updates: readonly RowUpdate[]): Promise<WriteResult[]> {
-  return eachInTransaction(target, 'Updating rows', updates, (trx, update) => updateOne(trx, target, update));
+  const together =
+    updates.length > 1 &&
+    isUniqueKey(target.info, target.key) &&
+    updates.every((update) => Object.keys(update.set).length > 0);
+  return eachInTransaction(
+    target,
+    'Updating rows',
+    updates,
+    (trx, update) => updateOne(trx, target, update),
+    {
+      whole: together ? (trx) => updateTogether(trx, target, updates) : undefined,
+    },
+  );
+}
+
+/**
+ * The batch's updates in one round trip: each row's statement exactly as `updateOne`
+ * sends it, sent together as one multi-statement query. The server runs them in order and
+ * answers each with the rows it matched (FOUND_ROWS): none, and the row is stale. A row
+ * the server refuses stops the query there, and the caller rolls the batch back.
+ */
+async function updateTogether(
+  trx: MysqlKysely,
+  target: MysqlWriteTarget,
+  updates: readonly RowUpdate[],
+): Promise<WriteResult[]> {
+  const { ref } = target.info;
+  const statements = updates.map((update) =>
+    updateIfUnchanged(
+      ref,
+      target.key.name,
+      keyToMysql(update.key, target.key),
+      toEntries(target, update.set, false),
+      toEntries(target, update.expect, false),
+    ).compile(trx),
+  );
+  const { rows } = await trx.executeQuery(
+    CompiledQuery.raw(
+      statements.map((statement) => statement.sql).join(';\n'),
+      statements.flatMap((statement) => statement.parameters),
+    ),
+  );
+  const matched = rows as ReadonlyArray<{ readonly affectedRows?: number }>;
+  if (matched.length !== updates.length)
+    throw new Error(`${updates.length} updates sent together, ${matched.length} results back`);
+  return matched.map((result) => ((result.affectedRows ?? 0) > 0 ? OK : STALE));
 }
 
 export function deleteRows(target: MysqlWriteTarget, keys: readonly string[]): Promise<WriteResult[]> {
@@ -61,13 +106,17 @@ async function eachInTransaction<T, R>(
   action: string,
   items: readonly T[],
   write: (trx: MysqlKysely, item: T) => Promise<R>,
-  { wholeFirst = true } = {},
+  {
+    wholeFirst = true,
+    whole,
+  }: { wholeFirst?: boolean; whole?: ((trx: MysqlKysely) => Promise<R[]>) | undefined } = {},
 ): Promise<(R | Failed)[]> {
   if (items.length === 0) return [];
   if (wholeFirst || items.length === 1) {
     try {
       if (items.length === 1) return [await write(target.db, items[0]!)];
       return await inTransaction(target, async (trx) => {
+        if (whole) return whole(trx);
         const results: R[] = [];
         for (const item of items) results.push(await write(trx, item));
         return results;
