@@ -42,9 +42,12 @@ export async function applyPlan(
 
 /**
  * Applies plans one after another (one, or a page of new users at a time) and adds up
- * what happened. An import batch's write-back is left in flight: the source writes it
- * while the next batch's users are written (of this plan or the next), one write-back at
- * a time and in order. Anything else waits for it, and so does `finish`.
+ * what happened. Imports are a pipeline two batches deep: a batch's users are written
+ * while the batch before is still being written (a PostgreSQL directory: on another
+ * connection) or written back, and a batch's write-back is left in flight while the next
+ * batch's users are written. Write-backs go one at a time and in batch order, each after
+ * its own batch's users and links were committed. Anything else waits for the pipeline
+ * to empty, and so does `finish`.
  */
 export class Applier {
   private readonly counts = emptyCounts();
@@ -53,9 +56,9 @@ export class Applier {
   private connection = '';
   private done = 0;
   private total = 0;
-  /** The last import batch's write-back; never rejects (its failure is kept for `writtenBack`). */
-  private writingBack: Promise<void> = Promise.resolve();
-  private writeBackError: { readonly error: unknown } | null = null;
+  /** The last import batch, until its write-back landed; never rejects (a failure is kept in `importError`). */
+  private importing: Promise<void> = Promise.resolve();
+  private importError: { readonly error: unknown } | null = null;
 
   constructor(
     private readonly store: DirectoryStore,
@@ -76,16 +79,16 @@ export class Applier {
     await this.batches(of('deleteRow'), writeBatchSize, (b) => this.deleteRows(b));
     await this.batches(of('unlink'), DIRECTORY_BATCH, (b) => this.unlink(b));
     await this.batches(of('import'), Math.min(DIRECTORY_BATCH, writeBatchSize), (b) => this.imports(b), {
-      leaveWriteBack: true,
+      leaveImporting: true,
     });
     await this.batches(of('update'), Math.min(DIRECTORY_BATCH, writeBatchSize), (b) => this.updates(b));
     const creates = [...of('export'), ...of('recreate')];
     await this.batches(creates, writeBatchSize, (b) => this.creates(b));
   }
 
-  /** Waits for the write-back in flight and returns what the plans did. */
+  /** Waits for the imports in flight and returns what the plans did. */
   async finish(): Promise<ApplyOutcome> {
-    await this.writtenBack();
+    await this.imported();
     return { counts: this.counts, issues: this.issues, createdKeys: this.createdKeys };
   }
 
@@ -93,10 +96,10 @@ export class Applier {
     items: readonly T[],
     size: number,
     apply: (batch: T[]) => Promise<void>,
-    { leaveWriteBack = false } = {},
+    { leaveImporting = false } = {},
   ): Promise<void> {
     if (items.length === 0) return;
-    if (!leaveWriteBack) await this.writtenBack();
+    if (!leaveImporting) await this.imported();
     try {
       for (let i = 0; i < items.length; i += size) {
         const batch = items.slice(i, i + size);
@@ -107,7 +110,7 @@ export class Applier {
       }
     } catch (error) {
       // Nothing of the run goes on behind its back once it fails.
-      await this.writingBack;
+      await this.importing;
       throw error;
     }
   }
@@ -126,12 +129,30 @@ export class Applier {
 
   /**
    * Users and links first (their baseline already holds the written-back values; see
-   * below), then the write-back, left in flight (see the class).
+   * below), then the write-back, in the pipeline (see the class): returns once the batch
+   * before has landed, this one's users being written.
    */
   private async imports(batch: Of<'import'>[]): Promise<void> {
-    const results = await this.directory(
+    const before = this.importing;
+    const written = this.directory(
       batch.map((a): DirectoryOp => ({ type: 'createUser', user: a.user, link: a.link })),
     );
+    this.importing = this.importBatch(batch, written, before).catch((error: unknown) => {
+      this.importError ??= { error };
+    });
+    await before;
+    if (this.importError) throw this.importError.error;
+  }
+
+  private async importBatch(
+    batch: Of<'import'>[],
+    written: Promise<DirectoryOpResult[]>,
+    before: Promise<void>,
+  ): Promise<void> {
+    const results = await written;
+    await before;
+    // A batch before failed: the run fails, and nothing more is written back.
+    if (this.importError) return;
     const created = batch.filter((_, i) => results[i] === 'ok');
     // An email taken meanwhile (an app change racing this run) is left for the next run.
     this.counts.stale += batch.length - created.length;
@@ -139,17 +160,13 @@ export class Applier {
     // App-owned fields are compared app-to-source, never to the baseline, so a write-back
     // that does not land is simply made again next run.
     const writes = created.flatMap((a) => (a.writeBack ? [a] : []));
-    await this.writtenBack();
-    if (writes.length === 0) return;
-    this.writingBack = this.writeBack(writes).catch((error: unknown) => {
-      this.writeBackError = { error };
-    });
+    if (writes.length > 0) await this.writeBack(writes);
   }
 
-  /** Waits for the write-back in flight; a failure of it is the run's. */
-  private async writtenBack(): Promise<void> {
-    await this.writingBack;
-    if (this.writeBackError) throw this.writeBackError.error;
+  /** Waits for the imports in flight; a failure of one is the run's. */
+  private async imported(): Promise<void> {
+    await this.importing;
+    if (this.importError) throw this.importError.error;
   }
 
   private async writeBack(writes: Of<'import'>[]): Promise<void> {

@@ -6,15 +6,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConnectionConfig } from '../../src/config.js';
 import type { SourceConnector } from '../../src/connectors/connector.js';
+import type { DirectoryStore } from '../../src/directory/store.js';
 import type { SyncMode } from '../../src/core/plan.js';
 import { runConnectionSync } from '../../src/sync/run-sync.js';
 import { SourcePool } from '../../src/sync/source-pool.js';
 import type { ClubSource } from '../support/club-table.js';
-import { postgresReachable } from '../support/postgres-directory.js';
+import { postgresReachable, usePostgresSchemas } from '../support/postgres-directory.js';
 import { expectNoChanges, runOf, useSyncFixture, type SyncWorld } from '../support/sync-fixture.js';
 
 const { clubWorldOn } = useSyncFixture();
 const postgres = await postgresReachable();
+const schemas = usePostgresSchemas();
 const pools: SourcePool[] = [];
 afterEach(async () => {
   for (const pool of pools.splice(0)) await pool.close();
@@ -102,3 +104,78 @@ describe.each(cases)('a first sync of several batches, $kind source, rows $how',
     expectNoChanges(await world.sync());
   });
 });
+
+/**
+ * The pipeline's order, which crash safety rests on: a batch's write-back starts only
+ * after its users and links were committed, write-backs go one at a time in batch order,
+ * and no more than two batches' directory writes are in flight.
+ */
+describe.runIf(postgres).each(['sqlite', 'postgres'])(
+  'the import pipeline, %s directory',
+  (directoryKind) => {
+    it('writes a batch back only after its users, one write-back at a time, in order', async () => {
+      const world = await clubWorldOn(
+        'postgres',
+        {},
+        directoryKind === 'postgres' ? schemas.newDirectoryUrl() : undefined,
+      );
+      for (let i = 0; i < ROWS; i += 1) await world.club.add({ email: `m${i}@x.io`, name: `M ${i}` });
+      const events: string[] = [];
+      let inFlight = 0;
+      let mostInFlight = 0;
+      const store = new Proxy(world.store, {
+        get: (target, property, receiver) => {
+          if (property !== 'applyBatch') return Reflect.get(target, property, receiver) as unknown;
+          return async (...args: Parameters<DirectoryStore['applyBatch']>) => {
+            const [, ops] = args;
+            const first = ops[0];
+            const batch = first?.type === 'createUser' ? first.link.key : null;
+            if (batch === null) return target.applyBatch(...args);
+            mostInFlight = Math.max(mostInFlight, ++inFlight);
+            events.push(`users ${batch}`);
+            try {
+              return await target.applyBatch(...args);
+            } finally {
+              inFlight -= 1;
+              events.push(`committed ${batch}`);
+            }
+          };
+        },
+      });
+      class Recording extends SourcePool {
+        override async get(connection: ConnectionConfig, mode: SyncMode): Promise<SourceConnector> {
+          const source = await super.get(connection, mode);
+          return new Proxy(source, {
+            get: (target, property, receiver) => {
+              if (property !== 'update') return Reflect.get(target, property, receiver) as unknown;
+              return async (...args: Parameters<SourceConnector['update']>) => {
+                events.push(`write-back ${args[0][0]!.key}`);
+                const results = await target.update(...args);
+                events.push(`written back ${args[0][0]!.key}`);
+                return results;
+              };
+            },
+          });
+        }
+      }
+      const pool = new Recording(world.config);
+      pools.push(pool);
+      const run = await runConnectionSync({ ...world.services, store, sources: pool }, world.connection(), {
+        trigger: 'manual',
+      });
+      expect(run.status).toBe('succeeded');
+      expect(run.counts.source.updated).toBe(ROWS);
+      const batches = events.filter((e) => e.startsWith('users ')).map((e) => e.slice('users '.length));
+      expect(batches.length).toBeGreaterThan(2);
+      const at = (event: string) => events.indexOf(event);
+      for (const [i, batch] of batches.entries()) {
+        expect(at(`committed ${batch}`)).toBeLessThan(at(`write-back ${batch}`));
+        expect(at(`write-back ${batch}`)).toBeLessThan(at(`written back ${batch}`));
+        const next = batches[i + 1];
+        if (next !== undefined) expect(at(`written back ${batch}`)).toBeLessThan(at(`write-back ${next}`));
+      }
+      expect(mostInFlight).toBeLessThanOrEqual(2);
+      expect(await writtenBack(world)).toBe(ROWS);
+    });
+  },
+);
