@@ -3,8 +3,9 @@
 // statement at a time, each its own transaction, no batching. Runs on a sample table
 // (bench/sources.js `sample`) with its own fresh directory.
 // Usage: node bench/baseline.js JSON  → prints {"rows","ms"} as JSON, where JSON is
-// {"directory","baseDir","source":{"kind":"sqlite","path","table"}|{"kind":"postgres","url","table"}}.
+// {"directory","baseDir","source":{"kind":"sqlite","path","table"}|{"kind":"postgres"|"mysql","url","table"}}.
 import Database from 'better-sqlite3';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { openDirectory } from '../dist/directory/open.js';
 
@@ -39,6 +40,15 @@ function openTable(source) {
       read: async () => db.prepare(read).all(),
       writeUserId: async (id, userId) => void update.run(userId, id),
       close: async () => db.close(),
+    };
+  }
+  if (source.kind === 'mysql') {
+    const connected = mysql.createConnection(source.url);
+    return {
+      read: async () => (await (await connected).query(read))[0],
+      writeUserId: async (id, userId) =>
+        void (await (await connected).query(write.replace('$1', '?').replace('$2', '?'), [userId, id])),
+      close: async () => (await connected).end(),
     };
   }
   const client = new pg.Client({ connectionString: source.url });

@@ -5,9 +5,11 @@
 import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 
 export const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const MYSQL_URL = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const COLUMNS = 'email, full_name, photo_url, signup_date, plan, company, updated_at';
 /** What a sync reads: the key, the mapped columns and the cursor. */
 const READ =
@@ -108,6 +110,90 @@ export async function postgresSource(rows) {
     close: async () => {
       await pool.query(`drop schema if exists ${schema} cascade`);
       await pool.end();
+    },
+  };
+}
+
+/** A table in a fresh MySQL/MariaDB database, filled from a cross join of digits. */
+export async function mysqlSource(rows) {
+  const database = `usersync_bench_${process.pid}`;
+  const server = new URL(MYSQL_URL);
+  const options = {
+    host: server.hostname,
+    port: server.port === '' ? 3306 : Number(server.port),
+    user: decodeURIComponent(server.username),
+    password: decodeURIComponent(server.password),
+  };
+  const admin = await mysql.createConnection(options);
+  await admin.query(`drop database if exists ${database}`);
+  await admin.query(`create database ${database}`);
+  await admin.query(`use ${database}`);
+  await admin.query(`create table members (
+    id int auto_increment primary key, email varchar(200), full_name varchar(200), photo_url varchar(300),
+    signup_date datetime, last_login datetime, app_user_id varchar(64), plan varchar(20), company varchar(100),
+    updated_at datetime(3))`);
+  const digits =
+    '(select 0 d union all select 1 union all select 2 union all select 3 union all select 4 union all select 5 union all select 6 union all select 7 union all select 8 union all select 9)';
+  const places = Array.from({ length: Math.max(1, Math.ceil(Math.log10(Math.max(rows, 2)))) }, (_, i) => i);
+  await admin.query(
+    `insert into members (${COLUMNS})
+     select concat('user', n, '@example.com'), concat('User ', n), concat('https://example.com/a/', n, '.png'),
+            timestamp('2020-01-01') + interval (n % 1500) day, elt(n % 3 + 1, 'free', 'pro', 'team'), concat('Company ', n % 500),
+            utc_timestamp(3) - interval 1 day - interval n * 10 second
+     from (select ${places.map((i) => `d${i}.d * ${10 ** i}`).join(' + ')} as n
+           from ${places.map((i) => `${digits} d${i}`).join(', ')}) numbers
+     where n < ?`,
+    [rows],
+  );
+  // The index docs/connectors.md recommends under the default (_ci, PAD SPACE) collation.
+  await admin.query('create index members_email on members (email)');
+  await admin.query('create index members_updated_at on members (updated_at)');
+  await admin.query('analyze table members');
+  const url = `${MYSQL_URL}/${database}`;
+  return {
+    kind: 'MySQL source',
+    yaml: `    source: ${url}\n    table: members`,
+    edit: async (every) =>
+      void (await admin.query(
+        `update members set full_name = concat(full_name, ' (edited)'), updated_at = utc_timestamp(3) where id % ? = 0`,
+        [every],
+      )),
+    // The floor: the server handing what a sync reads to its own client, which drops it.
+    floor: async () => {
+      const started = performance.now();
+      try {
+        execFileSync(
+          'mysql',
+          [
+            `--host=${options.host}`,
+            `--port=${options.port}`,
+            `--user=${options.user}`,
+            ...(options.password ? [`--password=${options.password}`] : []),
+            '--quick',
+            '--batch',
+            '--skip-column-names',
+            database,
+            '-e',
+            `select ${READ} from members`,
+          ],
+          { stdio: ['ignore', 'ignore', 'inherit'] },
+        );
+      } catch {
+        return null; // no mysql client here
+      }
+      return (performance.now() - started) / 1000;
+    },
+    vacuum: async () => void (await admin.query('analyze table members')),
+    sample: async (n) => {
+      await admin.query('create table baseline like members');
+      await admin.query(`insert into baseline (${READ}) select ${READ} from members order by id limit ?`, [
+        n,
+      ]);
+      return { kind: 'mysql', url, table: 'baseline' };
+    },
+    close: async () => {
+      await admin.query(`drop database if exists ${database}`);
+      await admin.end();
     },
   };
 }

@@ -5,18 +5,23 @@
 // rows/s and peak memory of each phase (each in its own process), each as a multiple of
 // the naive baseline's speed (bench/baseline.js, on the first BENCH_BASELINE_ROWS rows,
 // default 20,000) and, for a PostgreSQL source, of the floor (COPY of what a sync reads).
-//   BENCH_SOURCE=sqlite|postgres   BENCH_DIRECTORY=sqlite|postgres   BENCH_ROWS=N   BENCH_BASELINE_ROWS=N
+//   BENCH_SOURCE=sqlite|postgres|mysql   BENCH_DIRECTORY=sqlite|postgres   BENCH_ROWS=N   BENCH_BASELINE_ROWS=N
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { POSTGRES_URL, postgresSource, sqliteSource, vacuumSchema } from './sources.js';
+import { mysqlSource, POSTGRES_URL, postgresSource, sqliteSource, vacuumSchema } from './sources.js';
 
 const rows = Number(process.env.BENCH_ROWS ?? 100_000);
 const sampleRows = Math.min(rows, Number(process.env.BENCH_BASELINE_ROWS ?? 20_000));
 const dir = resolve('.bench');
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
-const source = process.env.BENCH_SOURCE === 'postgres' ? await postgresSource(rows) : sqliteSource(dir, rows);
+const sources = {
+  sqlite: () => sqliteSource(dir, rows),
+  postgres: () => postgresSource(rows),
+  mysql: () => mysqlSource(rows),
+};
+const source = await (sources[process.env.BENCH_SOURCE ?? 'sqlite'] ?? sources.sqlite)();
 const onPostgres = process.env.BENCH_DIRECTORY === 'postgres';
 const directoryUrl = (name) =>
   onPostgres ? `${POSTGRES_URL}?schema=usersync_bench_${name}_${process.pid}` : `sqlite:./${name}.db`;
@@ -126,7 +131,9 @@ console.log(`usersync bench: ${n(rows)} rows, ${where}, node ${process.version}`
 if (floor !== null || onPostgres)
   console.log('after the first sync: VACUUM ANALYZE of the PostgreSQL source table and directory schema');
 if (floor !== null)
-  console.log(`floor: COPY of what a sync reads (key, mapped columns, cursor) ${floor.toFixed(2)} s`);
+  console.log(
+    `floor: the server's own client reading what a sync reads (key, mapped columns, cursor) ${floor.toFixed(2)} s`,
+  );
 console.log(
   `naive baseline (one statement at a time) on the first ${n(naive.rows)} rows: ${naive.seconds.toFixed(2)} s, ` +
     `${n(naive.rowsPerSecond)} rows/s (${n(rows / naive.rowsPerSecond)} s at that speed for ${n(rows)} rows)`,
