@@ -4,8 +4,8 @@
  * counted once, and a write-back that fails ends the run before anything else is written.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConnectionConfig } from '../../src/config.js';
-import type { SourceConnector } from '../../src/connectors/connector.js';
+import type { ConnectionConfig, LoadedConfig } from '../../src/config.js';
+import type { RowUpdate, SourceConnector, WriteResult } from '../../src/connectors/connector.js';
 import type { DirectoryStore } from '../../src/directory/store.js';
 import type { SyncMode } from '../../src/core/plan.js';
 import { runConnectionSync } from '../../src/sync/run-sync.js';
@@ -25,22 +25,24 @@ afterEach(async () => {
 /** Several batches of imports (a batch is 1,000 rows, or the source's batch if smaller), the last one short. */
 const ROWS = 2_500;
 
-/** A pool whose sources refuse the `failAt`-th update call, as a server that went away would. */
-class FailingUpdatePool extends SourcePool {
-  /** The rows of each update call, failed ones included. */
-  readonly updates: number[] = [];
-  failAt = 0;
+/** A pool whose sources' `update` goes through `around`, which records calls or fails them. */
+class UpdateHookPool extends SourcePool {
+  constructor(
+    config: LoadedConfig,
+    private readonly around: (
+      update: (updates: RowUpdate[]) => Promise<WriteResult[]>,
+      updates: RowUpdate[],
+    ) => Promise<WriteResult[]>,
+  ) {
+    super(config);
+  }
 
   override async get(connection: ConnectionConfig, mode: SyncMode): Promise<SourceConnector> {
     const source = await super.get(connection, mode);
     return new Proxy(source, {
       get: (target, property, receiver) => {
         if (property !== 'update') return Reflect.get(target, property, receiver) as unknown;
-        return async (...args: Parameters<SourceConnector['update']>) => {
-          this.updates.push(args[0].length);
-          if (this.updates.length === this.failAt) throw new Error('the connection to the source was lost');
-          return target.update(...args);
-        };
+        return (updates: RowUpdate[]) => this.around((u) => target.update(u), updates);
       },
     });
   }
@@ -80,9 +82,14 @@ describe.each(cases)('a first sync of several batches, $kind source, rows $how',
 
   it('a write-back that fails fails the run; the next run writes back the rest', async () => {
     const world = await bigClub(kind);
-    const pool = new FailingUpdatePool(world.config);
+    // The second update call fails, as a server that went away would; the rows of each call are kept.
+    const calls: number[] = [];
+    const pool = new UpdateHookPool(world.config, async (update, updates) => {
+      calls.push(updates.length);
+      if (calls.length === 2) throw new Error('the connection to the source was lost');
+      return update(updates);
+    });
     pools.push(pool);
-    pool.failAt = 2;
     const failed = await runConnectionSync({ ...world.services, sources: pool }, world.connection(), {
       trigger: 'manual',
       holdNewRows,
@@ -91,8 +98,8 @@ describe.each(cases)('a first sync of several batches, $kind source, rows $how',
     expect(failed.error).toMatch(/the connection to the source was lost/);
     // The first batch's write-back landed, the second's did not, and the third batch's
     // users were written while it was in flight: nothing was written back after the failure.
-    expect(pool.updates).toHaveLength(2);
-    const [first] = pool.updates as [number];
+    expect(calls).toHaveLength(2);
+    const [first] = calls as [number];
     expect(first).toBeLessThan(ROWS / 2);
     expect(await writtenBack(world)).toBe(first);
     expect((await world.users()).length).toBeGreaterThan(2 * first);
@@ -142,23 +149,12 @@ describe.runIf(postgres).each(['sqlite', 'postgres'])(
           };
         },
       });
-      class Recording extends SourcePool {
-        override async get(connection: ConnectionConfig, mode: SyncMode): Promise<SourceConnector> {
-          const source = await super.get(connection, mode);
-          return new Proxy(source, {
-            get: (target, property, receiver) => {
-              if (property !== 'update') return Reflect.get(target, property, receiver) as unknown;
-              return async (...args: Parameters<SourceConnector['update']>) => {
-                events.push(`write-back ${args[0][0]!.key}`);
-                const results = await target.update(...args);
-                events.push(`written back ${args[0][0]!.key}`);
-                return results;
-              };
-            },
-          });
-        }
-      }
-      const pool = new Recording(world.config);
+      const pool = new UpdateHookPool(world.config, async (update, updates) => {
+        events.push(`write-back ${updates[0]!.key}`);
+        const results = await update(updates);
+        events.push(`written back ${updates[0]!.key}`);
+        return results;
+      });
       pools.push(pool);
       const run = await runConnectionSync({ ...world.services, store, sources: pool }, world.connection(), {
         trigger: 'manual',

@@ -29,9 +29,10 @@ const CSV = `id,email,name,user_id
 11,not-an-email,Nobody,
 `;
 
-async function world(): Promise<SyncWorld> {
-  const w = await makeWorld({
-    files: { 'members.csv': CSV },
+/** A CSV source keyed by id (email, name, user_id), synced with a fresh directory. */
+function csvWorld(csv: string): Promise<SyncWorld> {
+  return makeWorld({
+    files: { 'members.csv': csv },
     connections: [
       {
         name: 'sheet',
@@ -41,6 +42,10 @@ async function world(): Promise<SyncWorld> {
       },
     ],
   });
+}
+
+async function world(): Promise<SyncWorld> {
+  const w = await csvWorld(CSV);
   await w.store.createUser({ email: 'app@x.io', name: 'In the app' });
   return w;
 }
@@ -116,17 +121,7 @@ describe('new-user rows read again and imported page by page', () => {
     expect(emailHash('m763399@x.io')).toBe(emailHash('m1109514@x.io'));
     const csv = 'id,email,name,user_id\n1,m763399@x.io,A,\n2,m1109514@x.io,B,\n3,other@x.io,C,\n';
     const imported = async (holdNewRows: number | undefined) => {
-      const w = await makeWorld({
-        files: { 'members.csv': csv },
-        connections: [
-          {
-            name: 'sheet',
-            source: 'csv:./members.csv',
-            key: 'id',
-            fields: { email: 'email', name: 'name', userId: 'user_id' },
-          },
-        ],
-      });
+      const w = await csvWorld(csv);
       const run = runOf(await w.sync({ holdNewRows }), 'sheet');
       const users = await w.users();
       const rows: Array<Record<string, string>> = parse(readFileSync(w.path('members.csv')), {
