@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ConnectionConfig } from '../config.js';
-import type { SourceConnector, SourceRow } from '../connectors/connector.js';
+import type { RowFingerprint, SourceConnector, SourceRow } from '../connectors/connector.js';
 import { pairDigest, type DirectoryDigest, type PairDigest } from '../core/quiet-row.js';
 import type { ConnectionState, DirectoryStore } from '../directory/store.js';
 import { HOLD_NEW_ROWS } from './new-rows.js';
@@ -75,21 +75,32 @@ export async function checkFingerprints(
   const written = new Set(await store.userIdsChangedSince(since));
   if (written.size > mostLookedUp) return null;
 
-  // Both at once: the source digests its rows on its own time while the links are read.
-  const [links, pages] = await Promise.all([
-    trustedFingerprints(store, connection.name, written),
-    allPages(source.scanFingerprints({ columns, pageSize: PAGE_SIZE })),
-  ]);
   const quiet = new Set<string>();
   const suspects = new Set<string>();
-  for (const page of pages.splice(0)) {
+  const compare = (links: ReadonlyMap<string, string | null>, page: readonly RowFingerprint[]) => {
     for (const { key, fingerprint } of page) {
       if (suspects.has(key)) continue;
       // A key met twice: neither row is quiet.
       if (quiet.delete(key) || fingerprint !== links.get(key)) suspects.add(key);
       else quiet.add(key);
     }
-  }
+  };
+  // Both at once: the source digests its rows on its own time while the links are read.
+  // Its pages wait only until the links are in, then are compared as they come.
+  let loaded: Map<string, string | null> | null = null;
+  const waiting: RowFingerprint[][] = [];
+  const [links] = await Promise.all([
+    trustedFingerprints(store, connection.name, written).then((links) => {
+      for (const page of waiting.splice(0)) compare(links, page);
+      return (loaded = links);
+    }),
+    (async () => {
+      for await (const page of source.scanFingerprints!({ columns, pageSize: PAGE_SIZE })) {
+        if (loaded) compare(loaded, page);
+        else waiting.push(page);
+      }
+    })(),
+  ]);
   if (suspects.size > mostLookedUp) return null;
   // The planner compares the other rows with their pairs, and judges the links of rows gone.
   for (const key of quiet) links.delete(key);
@@ -116,12 +127,6 @@ async function trustedFingerprints(
   // Looked up apart, by user, rather than read with every link: usually there are none.
   for (const link of await store.linksOfUsers(connection, [...written])) links.set(link.key, null);
   return links;
-}
-
-async function allPages<T>(pages: AsyncIterable<T[]>): Promise<T[][]> {
-  const all: T[][] = [];
-  for await (const page of pages) all.push(page);
-  return all;
 }
 
 /** The rows of these keys, read in full with their fingerprints, a page at a time. */
