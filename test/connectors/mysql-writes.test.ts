@@ -158,6 +158,36 @@ describe.skipIf(!available)('mysql connector writes', () => {
     ]);
   });
 
+  it('updates of one shape share a statement text, each with its own values; a NULL expected is another shape', async () => {
+    const table = await people();
+    await db.query(
+      `insert into ${table} (email, plan, phone) values ('c@x.io', 'pro', '3'), ('d@x.io', 'team', null)`,
+    );
+    const connector = db.open({ table });
+    // Keys 1, 2, 4 have no phone (expected NULL: "is null"), key 3 has one (expected "<=> ?").
+    const first = await connector.update([
+      { key: '1', set: { phone: 'p1' }, expect: { plan: 'pro', phone: null } },
+      { key: '2', set: { phone: 'p2' }, expect: { plan: 'free', phone: null } },
+      { key: '3', set: { phone: 'p3' }, expect: { plan: 'pro', phone: '3' } },
+      { key: '4', set: { phone: 'p4' }, expect: { plan: 'pro', phone: null } }, // plan is team: stale
+    ]);
+    expect(first).toEqual([{ status: 'ok' }, { status: 'ok' }, { status: 'ok' }, { status: 'stale' }]);
+    // The same shapes again, now with the texts already built.
+    const again = await connector.update([
+      { key: '4', set: { phone: 'q4' }, expect: { plan: 'team', phone: null } },
+      { key: '1', set: { phone: 'q1' }, expect: { plan: 'pro', phone: 'p1' } },
+      { key: '2', set: { phone: 'q2' }, expect: { plan: 'free', phone: 'wrong' } }, // stale
+    ]);
+    expect(again).toEqual([{ status: 'ok' }, { status: 'ok' }, { status: 'stale' }]);
+    const { byKey } = await scanAll(connector, ['phone']);
+    expect(Object.fromEntries([...byKey].map(([key, row]) => [key, row.phone]))).toEqual({
+      '1': 'q1',
+      '2': 'p2',
+      '3': 'p3',
+      '4': 'q4',
+    });
+  });
+
   it('a failing update or delete fails alone: a duplicate, a foreign key, a trigger', async () => {
     const parent = await people();
     const child = db.tableName('orders');

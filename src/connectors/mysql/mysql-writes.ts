@@ -65,27 +65,59 @@ async function updateTogether(
   target: MysqlWriteTarget,
   updates: readonly RowUpdate[],
 ): Promise<WriteResult[]> {
-  const { ref } = target.info;
-  const statements = updates.map((update) =>
-    updateIfUnchanged(
-      ref,
-      target.key.name,
-      keyToMysql(update.key, target.key),
-      toEntries(target, update.set, false),
-      toEntries(target, update.expect, false),
-    ).compile(trx),
-  );
-  const { rows } = await trx.executeQuery(
-    CompiledQuery.raw(
-      statements.map((statement) => statement.sql).join(';\n'),
-      statements.flatMap((statement) => statement.parameters),
-    ),
-  );
+  const texts: string[] = [];
+  const parameters: unknown[] = [];
+  for (const update of updates) {
+    const statement = updateStatement(trx, target, update);
+    texts.push(statement.sql);
+    for (const value of statement.parameters) parameters.push(value);
+  }
+  const { rows } = await trx.executeQuery(CompiledQuery.raw(texts.join(';\n'), parameters));
   const matched = rows as ReadonlyArray<{ readonly affectedRows?: number }>;
   if (matched.length !== updates.length)
     throw new Error(`${updates.length} updates sent together, ${matched.length} results back`);
   return matched.map((result) => ((result.affectedRows ?? 0) > 0 ? OK : STALE));
 }
+
+/**
+ * A row's `updateIfUnchanged`, compiled. Its text depends only on the columns set, the
+ * columns checked and which expected values are NULL (`is null`, no parameter), so
+ * Kysely builds it once per such shape of a table: building a thousand statements a batch
+ * cost more than the server took to run them. Its parameters are the values set, the key,
+ * then the expected values that are not NULL, as `updateIfUnchanged` places them; the
+ * text is kept only if Kysely's parameters for the shape's first row are exactly those.
+ */
+function updateStatement(
+  trx: MysqlKysely,
+  target: MysqlWriteTarget,
+  update: RowUpdate,
+): { sql: string; parameters: readonly unknown[] } {
+  const set = toEntries(target, update.set, false);
+  const expect = toEntries(target, update.expect, false);
+  const keyValue = keyToMysql(update.key, target.key);
+  const parameters: unknown[] = set.map(([, value]) => value);
+  parameters.push(keyValue);
+  for (const [, value] of expect) if (value !== null) parameters.push(value);
+  let shape = '';
+  for (const [column] of set) shape += `${column.name}\0`;
+  shape += '\0';
+  for (const [column, value] of expect)
+    shape += `${column.name}\0${value === null ? 'null' : typeof value}\0`;
+  let texts = updateTexts.get(target.info);
+  if (!texts) updateTexts.set(target.info, (texts = new Map()));
+  const known = texts.get(shape);
+  if (known !== undefined) return { sql: known, parameters };
+  const compiled = updateIfUnchanged(target.info.ref, target.key.name, keyValue, set, expect).compile(trx);
+  const same =
+    compiled.parameters.length === parameters.length &&
+    compiled.parameters.every((p, i) => p === parameters[i]);
+  // A value `holds` sends otherwise than as it is: that shape is compiled row by row.
+  if (same) texts.set(shape, compiled.sql);
+  return compiled;
+}
+
+/** Text of a row's UPDATE by shape, for each table as loaded (a reload starts afresh). */
+const updateTexts = new WeakMap<MysqlTableInfo, Map<string, string>>();
 
 export function deleteRows(target: MysqlWriteTarget, keys: readonly string[]): Promise<WriteResult[]> {
   return eachInTransaction(target, 'Deleting rows', keys, (trx, key) => deleteOne(trx, target, key));
