@@ -31,11 +31,12 @@ const OK = { status: 'ok' } as const;
 const STALE = { status: 'stale' } as const;
 
 export function insertRows(target: MysqlWriteTarget, rows: readonly RowInsert[]): Promise<InsertResult[]> {
-  // Row by row behind savepoints from the start: a batch written again would skip the
-  // AUTO_INCREMENT values the first attempt took (InnoDB never hands them back).
-  return eachInTransaction(target, 'Inserting rows', rows, (trx, row) => insertOne(trx, target, row), {
-    wholeFirst: false,
-  });
+  const action = 'Inserting rows';
+  const write = (trx: MysqlKysely, row: RowInsert) => insertOne(trx, target, row);
+  // Never written whole first: a batch written again would skip the AUTO_INCREMENT values
+  // the first attempt took (InnoDB never hands them back).
+  if (rows.length === 1) return writeOne(target, action, rows[0]!, write);
+  return writeBehindSavepoints(target, action, rows, write);
 }
 
 export function updateRows(target: MysqlWriteTarget, updates: readonly RowUpdate[]): Promise<WriteResult[]> {
@@ -43,14 +44,12 @@ export function updateRows(target: MysqlWriteTarget, updates: readonly RowUpdate
     updates.length > 1 &&
     isUniqueKey(target.info, target.key) &&
     updates.every((update) => Object.keys(update.set).length > 0);
-  return eachInTransaction(
+  return writeWholeFirst(
     target,
     'Updating rows',
     updates,
     (trx, update) => updateOne(trx, target, update),
-    {
-      whole: together ? (trx) => updateTogether(trx, target, updates) : undefined,
-    },
+    together ? (trx) => updateTogether(trx, target, updates) : undefined,
   );
 }
 
@@ -120,44 +119,66 @@ function updateStatement(
 const updateTexts = new WeakMap<MysqlTableInfo, Map<string, string>>();
 
 export function deleteRows(target: MysqlWriteTarget, keys: readonly string[]): Promise<WriteResult[]> {
-  return eachInTransaction(target, 'Deleting rows', keys, (trx, key) => deleteOne(trx, target, key));
+  return writeWholeFirst(target, 'Deleting rows', keys, (trx, key) => deleteOne(trx, target, key));
 }
 
 /**
- * One transaction per call, one statement per row, results in input order. The batch is
- * first written whole (the common case; `wholeFirst`), and only if the server rejects a
- * row (a duplicate, a CHECK, a value that does not fit) rolled back and written again
- * with each row behind a savepoint, so that row is rolled back to it and fails alone
- * while the others commit. A savepoint a row is one more round trip: on a first sync's
- * million write-backs, half of them. Any other error (the connection, a deadlock that
- * ended the transaction) fails the whole call and nothing is committed. A single row (a
- * login's write-back) goes without BEGIN and COMMIT: a statement is atomic on its own.
+ * One transaction per call, one statement per row (or `whole`, the batch's own way of
+ * writing them all), results in input order. The batch is first written whole (the
+ * common case), and only if the server rejects a row (a duplicate, a CHECK, a value that
+ * does not fit) rolled back and written again behind savepoints, so that row fails alone.
+ * A savepoint a row is one more round trip: on a first sync's million write-backs, half
+ * of them. Any other error (the connection, a deadlock that ended the transaction) fails
+ * the whole call and nothing is committed.
  */
-async function eachInTransaction<T, R>(
+async function writeWholeFirst<T, R>(
   target: MysqlWriteTarget,
   action: string,
   items: readonly T[],
   write: (trx: MysqlKysely, item: T) => Promise<R>,
-  {
-    wholeFirst = true,
-    whole,
-  }: { wholeFirst?: boolean; whole?: ((trx: MysqlKysely) => Promise<R[]>) | undefined } = {},
+  whole?: (trx: MysqlKysely) => Promise<R[]>,
 ): Promise<(R | Failed)[]> {
   if (items.length === 0) return [];
-  if (wholeFirst || items.length === 1) {
-    try {
-      if (items.length === 1) return [await write(target.db, items[0]!)];
-      return await inTransaction(target, async (trx) => {
-        if (whole) return whole(trx);
-        const results: R[] = [];
-        for (const item of items) results.push(await write(trx, item));
-        return results;
-      });
-    } catch (error) {
-      if (!isRowError(error)) throw mysqlFailure(error, action, target.place);
-      if (items.length === 1) return [{ status: 'failed', error: messageOf(error) }];
-    }
+  if (items.length === 1) return writeOne(target, action, items[0]!, write);
+  try {
+    return await inTransaction(target, async (trx) => {
+      if (whole) return whole(trx);
+      const results: R[] = [];
+      for (const item of items) results.push(await write(trx, item));
+      return results;
+    });
+  } catch (error) {
+    if (!isRowError(error)) throw mysqlFailure(error, action, target.place);
   }
+  return writeBehindSavepoints(target, action, items, write);
+}
+
+/** A single row (a login's write-back) without BEGIN and COMMIT: a statement is atomic on its own. */
+async function writeOne<T, R>(
+  target: MysqlWriteTarget,
+  action: string,
+  item: T,
+  write: (trx: MysqlKysely, item: T) => Promise<R>,
+): Promise<(R | Failed)[]> {
+  try {
+    return [await write(target.db, item)];
+  } catch (error) {
+    if (!isRowError(error)) throw mysqlFailure(error, action, target.place);
+    return [{ status: 'failed', error: messageOf(error) }];
+  }
+}
+
+/**
+ * One transaction, each row behind a savepoint: a row the server rejects is rolled back
+ * to it and fails alone; the others commit. Any other error fails the whole call.
+ */
+async function writeBehindSavepoints<T, R>(
+  target: MysqlWriteTarget,
+  action: string,
+  items: readonly T[],
+  write: (trx: MysqlKysely, item: T) => Promise<R>,
+): Promise<(R | Failed)[]> {
+  if (items.length === 0) return [];
   try {
     return await inTransaction(target, async (trx) => {
       const results: (R | Failed)[] = [];
