@@ -6,10 +6,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConnectionConfig, LoadedConfig } from '../../src/config.js';
 import type { SourceConnector, SourceRow } from '../../src/connectors/connector.js';
-import type { SyncMode } from '../../src/core/plan.js';
 import { fingerprintTag } from '../../src/sync/fingerprints.js';
 import { runConnectionSync, type SyncOptions } from '../../src/sync/run-sync.js';
-import { SourcePool } from '../../src/sync/source-pool.js';
+import type { SourcePool } from '../../src/sync/source-pool.js';
+import { HookedPool } from '../support/hooked-pool.js';
 import { postgresReachable } from '../support/postgres-directory.js';
 import { expectNoChanges, runOf, useSyncFixture, type SyncWorld } from '../support/sync-fixture.js';
 
@@ -31,11 +31,10 @@ interface Reads {
 }
 
 /** A pool whose sources count what they read. */
-class CountingPool extends SourcePool {
+class CountingPool extends HookedPool {
   reads: Reads = { scanned: 0, lookedUp: 0, fingerprints: 0 };
 
-  override async get(connection: ConnectionConfig, mode: SyncMode): Promise<SourceConnector> {
-    const source = await super.get(connection, mode);
+  protected hooks(source: SourceConnector): Partial<SourceConnector> {
     const reads = () => this.reads;
     async function* counted<T>(pages: AsyncIterable<T[]>, count: keyof Reads): AsyncIterable<T[]> {
       for await (const page of pages) {
@@ -43,23 +42,16 @@ class CountingPool extends SourcePool {
         yield page;
       }
     }
-    return new Proxy(source, {
-      get(target, property, receiver) {
-        if (property === 'scan')
-          return (o: Parameters<SourceConnector['scan']>[0]) => counted(target.scan(o), 'scanned');
-        if (property === 'scanFingerprints')
-          return (o: Parameters<SourceConnector['scan']>[0]) =>
-            counted(target.scanFingerprints!(o), 'fingerprints');
-        if (property === 'lookup')
-          return async (...args: Parameters<SourceConnector['lookup']>): Promise<SourceRow[]> => {
-            const rows = await target.lookup(...args);
-            // The read asks for fingerprints; reading back the rows a run created does not.
-            if (args[3]?.fingerprint) reads().lookedUp += rows.length;
-            return rows;
-          };
-        return Reflect.get(target, property, receiver) as unknown;
+    return {
+      scan: (o) => counted(source.scan(o), 'scanned'),
+      scanFingerprints: (o) => counted(source.scanFingerprints!(o), 'fingerprints'),
+      lookup: async (...args: Parameters<SourceConnector['lookup']>): Promise<SourceRow[]> => {
+        const rows = await source.lookup(...args);
+        // The read asks for fingerprints; reading back the rows a run created does not.
+        if (args[3]?.fingerprint) reads().lookedUp += rows.length;
+        return rows;
       },
-    });
+    };
   }
 }
 

@@ -4,12 +4,12 @@
  * counted once, and a write-back that fails ends the run before anything else is written.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConnectionConfig, LoadedConfig } from '../../src/config.js';
+import type { LoadedConfig } from '../../src/config.js';
 import type { RowUpdate, SourceConnector, WriteResult } from '../../src/connectors/connector.js';
 import type { DirectoryStore } from '../../src/directory/store.js';
-import type { SyncMode } from '../../src/core/plan.js';
 import { runConnectionSync } from '../../src/sync/run-sync.js';
-import { SourcePool } from '../../src/sync/source-pool.js';
+import type { SourcePool } from '../../src/sync/source-pool.js';
+import { HookedPool } from '../support/hooked-pool.js';
 import type { ClubSource } from '../support/club-table.js';
 import { postgresReachable, usePostgresSchemas } from '../support/postgres-directory.js';
 import { expectNoChanges, runOf, useSyncFixture, type SyncWorld } from '../support/sync-fixture.js';
@@ -26,7 +26,7 @@ afterEach(async () => {
 const ROWS = 2_500;
 
 /** A pool whose sources' `update` goes through `around`, which records calls or fails them. */
-class UpdateHookPool extends SourcePool {
+class UpdateHookPool extends HookedPool {
   constructor(
     config: LoadedConfig,
     private readonly around: (
@@ -37,14 +37,8 @@ class UpdateHookPool extends SourcePool {
     super(config);
   }
 
-  override async get(connection: ConnectionConfig, mode: SyncMode): Promise<SourceConnector> {
-    const source = await super.get(connection, mode);
-    return new Proxy(source, {
-      get: (target, property, receiver) => {
-        if (property !== 'update') return Reflect.get(target, property, receiver) as unknown;
-        return (updates: RowUpdate[]) => this.around((u) => target.update(u), updates);
-      },
-    });
+  protected hooks(source: SourceConnector): Partial<SourceConnector> {
+    return { update: (updates) => this.around((u) => source.update(u), [...updates]) };
   }
 }
 
