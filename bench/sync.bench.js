@@ -102,11 +102,6 @@ await source.vacuum();
 if (onPostgres) await vacuumSchema(POSTGRES_URL, new URL(directory).searchParams.get('schema'));
 // Both bench sources give fingerprints (see src/sync/fingerprints.ts): the first no-op
 // reads every row and takes them; from the next one, rows whose fingerprint is unchanged are not read.
-// A full sync does not trust users written in the last 2 s before the check it relies on
-// (the clock overlap, USERS_OVERLAP_MS): a no-op started within 2 s of the import's end
-// would find the last seconds' users untrusted, and read every row once more. Scheduled
-// syncs are minutes apart; so is this one.
-await new Promise((resolve) => setTimeout(resolve, 2_500));
 results.push(phase('no-op full re-sync, taking fingerprints', '--full'));
 results.push(phase('no-op full re-sync', '--full'));
 const fewEdits = Math.min(rows, 1000);

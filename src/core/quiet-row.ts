@@ -48,8 +48,13 @@ export interface PairDigest {
    * the pair's row goes to the planner.
    */
   readonly digest: string | null;
-  /** The source's fingerprint of the row when the pair last needed nothing (see sync/fingerprints.ts). */
+  /**
+   * The source's fingerprint of the row when the pair last needed nothing, if the user is
+   * still at the version it was then (see sync/fingerprints.ts).
+   */
   readonly fingerprint: string | null;
+  /** The user's version as read (0: no user): a fingerprint this run keeps for the pair is taken at it. */
+  readonly userVersion: number;
 }
 
 export function pairDigest(
@@ -69,6 +74,7 @@ export function pairDigest(
     suspended: link.suspended,
     digest: agrees ? baselineDigest(link.baseline, fields) : null,
     fingerprint,
+    userVersion: user?.version ?? 0,
   };
 }
 

@@ -42,6 +42,7 @@ import type {
   DirectoryStore,
   IssueRecord,
   IssueStatus,
+  FingerprintAt,
   LinkFingerprint,
   LinkWithUser,
   LockOwner,
@@ -132,7 +133,10 @@ export class KyselyDirectoryStore implements DirectoryStore {
   scanLinkFingerprints(connection: string, pageSize: number): AsyncIterable<LinkFingerprint[]> {
     return scanLinkFingerprints(this.db, connection, pageSize);
   }
-  setFingerprints(connection: string, fingerprints: ReadonlyMap<string, string | null>): Promise<void> {
+  setFingerprints(
+    connection: string,
+    fingerprints: ReadonlyMap<string, FingerprintAt | null>,
+  ): Promise<void> {
     return setFingerprints(this.db, connection, fingerprints);
   }
   liveUsersWithoutLink(connection: string): Promise<DirectoryUser[]> {

@@ -3,7 +3,7 @@ import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
 import type { Baseline, LinkState } from '../core/link.js';
 import { toUser } from './users.js';
 import type { Database, LinksTable } from './schema.js';
-import type { LinkFingerprint, LinkWithUser } from './store.js';
+import type { FingerprintAt, LinkFingerprint, LinkWithUser } from './store.js';
 import { selectInChunks } from './in-chunks.js';
 import { insertMany, ROWS_PER_INSERT } from './insert-many.js';
 
@@ -51,6 +51,11 @@ export async function* scanLinks(
   for await (const rows of pages) yield rows.map(toLink);
 }
 
+/** A link's fingerprint while its user is at the version it was taken at (see sync/fingerprints.ts); else null. */
+const trustedFingerprint = sql<
+  string | null
+>`case when links.fingerprint_version = users.version then links.fingerprint end`;
+
 function linksWithUsers(db: Kysely<Database>, connection: string) {
   return db
     .selectFrom('links')
@@ -61,8 +66,8 @@ function linksWithUsers(db: Kysely<Database>, connection: string) {
       'links.source_email as link_email',
       'links.baseline as link_baseline',
       'links.suspended as link_suspended',
-      'links.fingerprint as link_fingerprint',
     ])
+    .select(trustedFingerprint.as('link_fingerprint'))
     .where('links.connection', '=', connection);
 }
 
@@ -79,6 +84,7 @@ function toLinkWithUser(connection: string, row: LinkWithUserRow): LinkWithUser 
       suspended: row.link_suspended,
       updated_at: row.updated_at,
       fingerprint: row.link_fingerprint,
+      fingerprint_version: null,
     }),
     user: toUser(row),
     fingerprint: row.link_fingerprint,
@@ -123,11 +129,13 @@ export async function* scanLinkFingerprints(
   const pages = byKey(pageSize, (after, limit) => {
     let query = db
       .selectFrom('links')
-      .select(['source_key', 'fingerprint'])
-      .where('connection', '=', connection)
-      .orderBy('source_key')
+      .innerJoin('users', 'users.id', 'links.user_id')
+      .select('links.source_key')
+      .select(trustedFingerprint.as('fingerprint'))
+      .where('links.connection', '=', connection)
+      .orderBy('links.source_key')
       .limit(limit);
-    if (after !== undefined) query = query.where('source_key', '>', after);
+    if (after !== undefined) query = query.where('links.source_key', '>', after);
     return query.execute();
   });
   for await (const rows of pages) {
@@ -143,12 +151,12 @@ export async function* scanLinkFingerprints(
 export async function setFingerprints(
   db: Kysely<Database>,
   connection: string,
-  fingerprints: ReadonlyMap<string, string | null>,
+  fingerprints: ReadonlyMap<string, FingerprintAt | null>,
 ): Promise<void> {
   const all = [...fingerprints];
   for (let i = 0; i < all.length; i += FINGERPRINTS_PER_TRANSACTION) {
     const cleared: string[] = [];
-    const set: Array<[string, string]> = [];
+    const set: Array<[string, FingerprintAt]> = [];
     for (const [key, fingerprint] of all.slice(i, i + FINGERPRINTS_PER_TRANSACTION)) {
       if (fingerprint === null) cleared.push(key);
       else set.push([key, fingerprint]);
@@ -157,7 +165,7 @@ export async function setFingerprints(
       await selectInChunks(cleared, async (chunk) => {
         await trx
           .updateTable('links')
-          .set({ fingerprint: null })
+          .set({ fingerprint: null, fingerprint_version: null })
           .where('connection', '=', connection)
           .where('source_key', 'in', chunk)
           .execute();
@@ -173,11 +181,13 @@ export async function setFingerprints(
 /** One statement of setFingerprints: these links (by row key) get these fingerprints. */
 export function fingerprintsStatement(
   connection: string,
-  fingerprints: ReadonlyArray<readonly [string, string]>,
+  fingerprints: ReadonlyArray<readonly [string, FingerprintAt]>,
 ): RawBuilder<unknown> {
-  const rows = fingerprints.map(([key, fingerprint]) => sql`(${key}, ${fingerprint})`);
-  return sql`with v (k, fp) as (values ${sql.join(rows)})
-    update links set fingerprint = v.fp from v
+  const rows = fingerprints.map(
+    ([key, { fingerprint, userVersion }]) => sql`(${key}, ${fingerprint}, cast(${userVersion} as integer))`,
+  );
+  return sql`with v (k, fp, version) as (values ${sql.join(rows)})
+    update links set fingerprint = v.fp, fingerprint_version = v.version from v
     where links.connection = ${connection} and links.source_key = v.k`;
 }
 
@@ -268,6 +278,7 @@ function linkValues(link: LinkState, now: string) {
     updated_at: now,
     // A link written is a pair that changed: its row is read in full until it is quiet again.
     fingerprint: null,
+    fingerprint_version: null,
   };
 }
 
@@ -328,6 +339,7 @@ export async function insertNewUsersLinks(
           suspended: eb.ref('excluded.suspended'),
           updated_at: eb.ref('excluded.updated_at'),
           fingerprint: eb.ref('excluded.fingerprint'),
+          fingerprint_version: eb.ref('excluded.fingerprint_version'),
         })),
       ),
   );

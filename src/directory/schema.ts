@@ -39,6 +39,8 @@ export interface LinksTable {
   updated_at: string;
   /** The source's fingerprint of the row when the pair last needed nothing; null once the link is written. */
   fingerprint: string | null;
+  /** The user's version when the fingerprint was taken: the fingerprint is trusted while the user is at it. */
+  fingerprint_version: number | null;
 }
 
 export interface RunsTable {

@@ -139,22 +139,31 @@ export interface ConnectionState {
   readonly lastFullSyncAt: string | null;
   /** What the links' fingerprints were taken under (columns, mapping, filter); see sync/fingerprints.ts. */
   readonly fingerprintTag: string | null;
-  /** Start of the last full run that checked every fingerprint: users written since are checked again. */
+  /** Start of the last full run that checked every fingerprint under `fingerprintTag`. */
   readonly fingerprintsCheckedAt: string | null;
 }
 
 /** A link as a full sync's fingerprint check reads it: its row's key and fingerprint. */
 export interface LinkFingerprint {
   readonly key: string;
-  /** The row's fingerprint when the pair last needed nothing; null: read the row in full. */
+  /**
+   * The row's fingerprint when the pair last needed nothing, if the link's user is still
+   * at the version it was then; null: read the row in full.
+   */
   readonly fingerprint: string | null;
 }
 
-/** A link with its user and its row's fingerprint. */
+/** A link with its user and its row's fingerprint (null unless trusted, as in LinkFingerprint). */
 export interface LinkWithUser {
   readonly link: LinkState;
   readonly user: DirectoryUser;
   readonly fingerprint: string | null;
+}
+
+/** A fingerprint to keep for a link: its row's, taken when its user was at `userVersion`. */
+export interface FingerprintAt {
+  readonly fingerprint: string;
+  readonly userVersion: number;
 }
 
 export interface LockOwner {
@@ -206,8 +215,8 @@ export interface DirectoryStore {
   findLinksWithUsers(connection: string, keys: readonly string[]): Promise<LinkWithUser[]>;
   /** A connection's links by row key, with their fingerprints. */
   scanLinkFingerprints(connection: string, pageSize: number): AsyncIterable<LinkFingerprint[]>;
-  /** Sets the fingerprints of these links' rows (null clears one). */
-  setFingerprints(connection: string, fingerprints: ReadonlyMap<string, string | null>): Promise<void>;
+  /** Sets the fingerprints of these links' rows, by row key (null clears one). */
+  setFingerprints(connection: string, fingerprints: ReadonlyMap<string, FingerprintAt | null>): Promise<void>;
   /** Live users with no link in this connection. */
   liveUsersWithoutLink(connection: string): Promise<DirectoryUser[]>;
   linksOfUser(connection: string, userId: string): Promise<LinkState[]>;

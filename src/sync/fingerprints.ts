@@ -3,12 +3,14 @@
  * a full sync skip reading in full every row that is as it was when its pair last needed
  * nothing, and the users behind them:
  *
- * - a link keeps its row's fingerprint from the last run that found the pair quiet; writing
- *   the link forgets it;
- * - the connection keeps what the fingerprints were taken under (the tag: columns, mapping,
- *   filter) and when the last full run began that vouched for every one of them;
- * - a row is quiet when its fingerprint is its link's and the link's user was not written
- *   since that run began (users.updated_at, with the overlap incremental syncs allow).
+ * - a link keeps its row's fingerprint from the last run that found the pair quiet, or
+ *   that imported the row, with the version its user was at then; writing the link
+ *   forgets it;
+ * - the connection keeps what the fingerprints were taken under (the tag: columns,
+ *   mapping, filter), set by the last full run that vouched for every one of them;
+ * - a row is quiet when its fingerprint is its link's and the link's user is still at the
+ *   version the fingerprint was taken at. Versions, not times: every write of a user bumps
+ *   its version, in any process, whatever its clock says.
  *
  * The other rows are looked up by key and planned as in any full sync; a link whose row no
  * longer comes back is a row deleted. Past MOST_LOOKED_UP such rows, scanning is the
@@ -18,9 +20,8 @@ import { createHash } from 'node:crypto';
 import type { ConnectionConfig } from '../config.js';
 import type { RowFingerprint, SourceConnector, SourceRow } from '../connectors/connector.js';
 import { pairDigest, type DirectoryDigest, type PairDigest } from '../core/quiet-row.js';
-import type { ConnectionState, DirectoryStore } from '../directory/store.js';
+import type { ConnectionState, DirectoryStore, FingerprintAt } from '../directory/store.js';
 import { HOLD_NEW_ROWS } from './new-rows.js';
-import { USERS_OVERLAP_MS } from './read-incremental.js';
 import { yieldToEventLoop } from './yield.js';
 
 /** Rows a full sync looks up by key rather than scanning for: no more than it holds new-user rows, so they stay held. */
@@ -56,10 +57,9 @@ export interface FingerprintCheck {
 
 /**
  * Compares the source's fingerprints with the links'; null when the connection's
- * fingerprints (`state`, as the run read it) cannot be trusted (never vouched for, taken
- * under another tag than `tag`, this run's) or more than
- * `mostLookedUp` rows would have to be read in full. `usersOverlapMs`: how long before the
- * last check a user's write may carry a time, from another process's clock.
+ * fingerprints (`state`, as the run read it) cannot be trusted (never vouched for, or
+ * taken under another tag than `tag`) or more than `mostLookedUp` rows would have to be
+ * read in full.
  */
 export async function checkFingerprints(
   store: DirectoryStore,
@@ -67,13 +67,10 @@ export async function checkFingerprints(
   source: SourceConnector,
   columns: readonly string[],
   { tag, state }: { tag: string; state: ConnectionState },
-  { mostLookedUp = MOST_LOOKED_UP, usersOverlapMs = USERS_OVERLAP_MS } = {},
+  { mostLookedUp = MOST_LOOKED_UP } = {},
 ): Promise<FingerprintCheck | null> {
   if (!source.scanFingerprints) return null;
   if (state.fingerprintTag !== tag || state.fingerprintsCheckedAt === null) return null;
-  const since = new Date(Date.parse(state.fingerprintsCheckedAt) - usersOverlapMs).toISOString();
-  const written = new Set(await store.userIdsChangedSince(since));
-  if (written.size > mostLookedUp) return null;
 
   const quiet = new Set<string>();
   const suspects = new Set<string>();
@@ -90,7 +87,7 @@ export async function checkFingerprints(
   let loaded: Map<string, string | null> | null = null;
   const waiting: RowFingerprint[][] = [];
   const [links] = await Promise.all([
-    trustedFingerprints(store, connection.name, written).then((links) => {
+    trustedFingerprints(store, connection.name).then((links) => {
       for (const page of waiting.splice(0)) compare(links, page);
       return (loaded = links);
     }),
@@ -113,19 +110,16 @@ export async function checkFingerprints(
   return { directory: { links: pairs }, quiet, suspectKeys: [...suspects] };
 }
 
-/** Every link's key → its fingerprint, null where it has none or its user was written since the check. */
+/** Every link's key → its fingerprint, null where it has none its user's version vouches for. */
 async function trustedFingerprints(
   store: DirectoryStore,
   connection: string,
-  written: ReadonlySet<string>,
 ): Promise<Map<string, string | null>> {
   const links = new Map<string, string | null>();
   for await (const page of store.scanLinkFingerprints(connection, PAGE_SIZE)) {
     for (const { key, fingerprint } of page) links.set(key, fingerprint);
     await yieldToEventLoop();
   }
-  // Looked up apart, by user, rather than read with every link: usually there are none.
-  for (const link of await store.linksOfUsers(connection, [...written])) links.set(link.key, null);
   return links;
 }
 
@@ -146,7 +140,7 @@ export async function* lookUpRows(
  */
 export class FingerprintChanges {
   /** Row key → the fingerprint to keep (null: none). */
-  readonly changes = new Map<string, string | null>();
+  readonly changes = new Map<string, FingerprintAt | null>();
 
   constructor(readonly tag: string) {}
 
@@ -162,8 +156,9 @@ export class FingerprintChanges {
   }
 
   private keep(key: string, pair: PairDigest, fingerprint: string | null): void {
+    // The pair's fingerprint is only there while its user's version vouches for it.
     if (fingerprint === pair.fingerprint) this.changes.delete(key);
-    else this.changes.set(key, fingerprint);
+    else this.changes.set(key, fingerprint === null ? null : { fingerprint, userVersion: pair.userVersion });
   }
 }
 
@@ -181,7 +176,7 @@ export async function saveFingerprints(
 
 /**
  * After a full run succeeded: every link's fingerprint was checked or replaced by it, so
- * users written before it began need not be checked again.
+ * the fingerprints kept are all of its tag.
  */
 export async function vouchForFingerprints(
   store: DirectoryStore,

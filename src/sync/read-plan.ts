@@ -46,12 +46,8 @@ export interface ReadPlanOptions {
   readonly holdAllRows?: boolean | undefined;
   /** How many new-user rows to hold before streaming them (tests set it low). */
   readonly holdNewRows?: number | undefined;
-  /**
-   * Fingerprints (see fingerprints.ts): how many rows a full sync may look up before it
-   * scans instead, and how long before the last check a user's write counts as unchecked
-   * (tests, in one process, use 0).
-   */
-  readonly fingerprints?: { readonly mostLookedUp?: number; readonly usersOverlapMs?: number } | undefined;
+  /** Fingerprints (see fingerprints.ts): how many rows a full sync may look up before it scans instead. */
+  readonly fingerprints?: { readonly mostLookedUp?: number } | undefined;
 }
 
 export interface PlannedSync {

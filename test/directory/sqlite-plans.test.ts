@@ -53,7 +53,10 @@ describe('SQLite query plans', () => {
   });
 
   it('a batch of fingerprints finds each link by primary key, never by scanning links', async () => {
-    const fingerprints = Array.from({ length: 500 }, (_, i) => [`k${i}`, `f${i}`] as const);
+    const fingerprints = Array.from(
+      { length: 500 },
+      (_, i) => [`k${i}`, { fingerprint: `f${i}`, userVersion: 1 + (i % 3) }] as const,
+    );
     expectFoundByIndex(await planOf(db, fingerprintsStatement('crm', fingerprints).compile(db)), 'links');
   });
 

@@ -211,7 +211,7 @@ describe('the runner under random edits on both sides', () => {
               // New-user rows held in full (the default's small-run path), or read again and streamed.
               fc.constantFrom(undefined, 0, 1),
               // Fingerprints as configured, or trusted whatever the number of rows they leave to read.
-              fc.constantFrom(undefined, { mostLookedUp: Infinity, usersOverlapMs: 0 }),
+              fc.constantFrom(undefined, { mostLookedUp: Infinity }),
               async (rounds, holdNewRows, fingerprints) => {
                 const world = await clubWorldOn(sourceKind, variant.connection, directory.url());
                 try {

@@ -9,12 +9,14 @@ import { initial } from './0001-initial.js';
 import { usersUpdatedAt } from './0002-users-updated-at.js';
 import { server } from './0003-server.js';
 import { fingerprints } from './0004-fingerprints.js';
+import { fingerprintVersions } from './0005-fingerprint-versions.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-users-updated-at': usersUpdatedAt,
   '0003-server': server,
   '0004-fingerprints': fingerprints,
+  '0005-fingerprint-versions': fingerprintVersions,
 };
 
 /** Every migration, in the order they apply. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DirectoryOp } from '../../../src/directory/store.js';
+import type { DirectoryOp, FingerprintAt } from '../../../src/directory/store.js';
 import { collect, link, type MakeStore, newUser, useDirectory } from './harness.js';
 
 export function describeBatch(makeStore: MakeStore): void {
@@ -380,9 +380,16 @@ export function describeBatch(makeStore: MakeStore): void {
         { key: 'k3', fingerprint: null },
       ]);
       // More than one transaction's worth, keys that are not links, and a clear among them.
-      const many = new Map<string, string | null>(Array.from({ length: 5200 }, (_, i) => [`x${i}`, `f${i}`]));
-      await store.setFingerprints('crm', new Map([...many, ['k1', 'f1'], ['k2', 'f2'], ['k3', 'f3']]));
+      const at = (fingerprint: string, userVersion = 1): FingerprintAt => ({ fingerprint, userVersion });
+      const many = new Map(Array.from({ length: 5200 }, (_, i) => [`x${i}`, at(`f${i}`)]));
+      await store.setFingerprints(
+        'crm',
+        new Map([...many, ['k1', at('f1')], ['k2', at('f2')], ['k3', at('f3')]]),
+      );
       await store.setFingerprints('crm', new Map([['k3', null]]));
+      expect((await fingerprints()).map((l) => l.fingerprint)).toEqual(['f1', 'f2', null]);
+      // Taken at a version its user is not at: not trusted.
+      await store.setFingerprints('crm', new Map([['k3', at('f3', 2)]]));
       expect((await fingerprints()).map((l) => l.fingerprint)).toEqual(['f1', 'f2', null]);
       expect((await fingerprints('billing')).map((l) => l.fingerprint)).toEqual([null]);
       expect(
@@ -409,6 +416,16 @@ export function describeBatch(makeStore: MakeStore): void {
         },
       ]);
       expect((await fingerprints()).map((l) => l.fingerprint)).toEqual([null, 'f2', null]);
+      // An app change leaves the link as it was, but moves the user past the fingerprint's version.
+      expect(await store.updateUser('u2', { name: 'Bo' })).not.toBeNull();
+      expect((await fingerprints()).map((l) => l.fingerprint)).toEqual([null, null, null]);
+      expect((await collect(store.scanLinksWithUsers('crm', 5))).flat().map((l) => l.fingerprint)).toEqual([
+        null,
+        null,
+        null,
+      ]);
+      await store.setFingerprints('crm', new Map([['k2', at('f2b', 2)]]));
+      expect((await fingerprints()).map((l) => l.fingerprint)).toEqual([null, 'f2b', null]);
     });
 
     it('userIdsChangedSince: the users written at or after a time', async () => {
