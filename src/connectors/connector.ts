@@ -54,13 +54,20 @@ export interface RowUpdate {
    * still holds them (SPEC §3: a concurrent edit is never overwritten).
    */
   readonly expect: Readonly<Record<string, unknown>>;
+  /**
+   * The row's fingerprint as read, over `columns` (connectors with `scanFingerprints`):
+   * the update then happens only if the row is still as read in all of them, and when it
+   * does, its result gives the row's new fingerprint. A connector that cannot may ignore it.
+   */
+  readonly asRead?: { readonly fingerprint: string; readonly columns: readonly string[] } | undefined;
 }
 
 export type InsertResult =
   { readonly status: 'ok'; readonly key: string } | { readonly status: 'failed'; readonly error: string };
 
 export type WriteResult =
-  | { readonly status: 'ok' }
+  /** `fingerprint`: the row's, after an update asked for it (`RowUpdate.asRead`). */
+  | { readonly status: 'ok'; readonly fingerprint?: string }
   /** The row changed (or vanished) since it was read; left for the next run. */
   | { readonly status: 'stale' }
   | { readonly status: 'failed'; readonly error: string };

@@ -400,6 +400,7 @@ function planImport(pass: Pass, row: SourceRow, email: Email): void {
       suspended: false,
     },
     writeBack,
+    fingerprint: invalid.length === 0 ? (row.fingerprint ?? null) : null,
   });
 }
 

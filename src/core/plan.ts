@@ -92,6 +92,12 @@ export type PlanAction =
       readonly user: NewUser;
       readonly link: LinkState;
       readonly writeBack: SourceWrite | null;
+      /**
+       * The row's fingerprint as read, when the new pair will need nothing once imported
+       * (no value was invalid): kept with the link, or, with a write-back, checked by it
+       * and replaced by the row's fingerprint after it.
+       */
+      readonly fingerprint: string | null;
     }
   /** App user with no row: create the row, then link. */
   | ({ readonly type: 'export' } & RowCreate)

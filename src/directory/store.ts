@@ -160,6 +160,9 @@ export interface LinkWithUser {
   readonly fingerprint: string | null;
 }
 
+/** The version every user is created at; each write of it adds one. */
+export const NEW_USER_VERSION = 1;
+
 /** A fingerprint to keep for a link: its row's, taken when its user was at `userVersion`. */
 export interface FingerprintAt {
   readonly fingerprint: string;

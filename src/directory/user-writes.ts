@@ -5,7 +5,7 @@ import { UsersyncError } from '../core/errors.js';
 import { parseEmail } from '../core/normalize.js';
 import type { CustomValue, DirectoryUser, NewUser } from '../core/user.js';
 import type { Database, UsersTable } from './schema.js';
-import type { AppUserPatch, NewAppUser } from './store.js';
+import { NEW_USER_VERSION, type AppUserPatch, type NewAppUser } from './store.js';
 import { getUserRow, isEmailTaken, isExternalIdTaken, toUser, type UserRow } from './users.js';
 import { newUserId } from './user-id.js';
 
@@ -58,7 +58,7 @@ export function newUserRow(user: NewUser, now: string, externalId: string | null
     status: user.status,
     custom: JSON.stringify(user.custom),
     deleted_at: null,
-    version: 1,
+    version: NEW_USER_VERSION,
     updated_at: now,
   };
 }

@@ -7,7 +7,14 @@
 import type { SourceConnector, WriteResult } from '../connectors/connector.js';
 import type { IssueReport } from '../core/issue.js';
 import type { PlanAction, SyncPlan } from '../core/plan.js';
-import type { DirectoryOp, DirectoryOpResult, DirectoryStore, RunCounts } from '../directory/store.js';
+import {
+  NEW_USER_VERSION,
+  type DirectoryOp,
+  type DirectoryOpResult,
+  type DirectoryStore,
+  type FingerprintAt,
+  type RunCounts,
+} from '../directory/store.js';
 import { emptyCounts } from './counts.js';
 import { failpoint } from './failpoint.js';
 import { yieldToEventLoop } from './yield.js';
@@ -29,13 +36,23 @@ const DIRECTORY_BATCH = 1000;
 
 type Of<T extends PlanAction['type']> = Extract<PlanAction, { type: T }>;
 
+export interface ApplyOptions {
+  readonly onProgress?: ((progress: ApplyProgress) => void) | undefined;
+  /**
+   * The columns the rows' fingerprints are over (see fingerprints.ts), when the source
+   * gives them: an import keeps its row's with the new link, so the next full sync need
+   * not read the row in full.
+   */
+  readonly fingerprintColumns?: readonly string[] | null | undefined;
+}
+
 export async function applyPlan(
   plan: SyncPlan,
   store: DirectoryStore,
   source: SourceConnector,
-  onProgress?: (progress: ApplyProgress) => void,
+  options: ApplyOptions = {},
 ): Promise<ApplyOutcome> {
-  const run = new Applier(store, source, onProgress);
+  const run = new Applier(store, source, options);
   await run.apply(plan);
   return run.finish();
 }
@@ -63,7 +80,7 @@ export class Applier {
   constructor(
     private readonly store: DirectoryStore,
     private readonly source: SourceConnector,
-    private readonly onProgress?: (progress: ApplyProgress) => void,
+    private readonly options: ApplyOptions = {},
   ) {}
 
   async apply(plan: SyncPlan): Promise<void> {
@@ -106,7 +123,7 @@ export class Applier {
         await yieldToEventLoop();
         await apply(batch);
         this.done += batch.length;
-        this.onProgress?.({ done: this.done, total: this.total });
+        this.options.onProgress?.({ done: this.done, total: this.total });
       }
     } catch (error) {
       // Nothing of the run goes on behind its back once it fails.
@@ -160,7 +177,24 @@ export class Applier {
     // App-owned fields are compared app-to-source, never to the baseline, so a write-back
     // that does not land is simply made again next run.
     const writes = created.flatMap((a) => (a.writeBack ? [a] : []));
-    if (writes.length > 0) await this.writeBack(writes);
+    const landed = writes.length > 0 ? await this.writeBack(writes) : [];
+    await this.keepFingerprints(created, landed);
+  }
+
+  /**
+   * The fingerprints of the rows imported, at the version their new users were created
+   * at: as read, or after the write-back (which checked the row was still as read). Kept
+   * after the write-back, as any fingerprint is kept before the writes that make it wrong.
+   */
+  private async keepFingerprints(created: Of<'import'>[], written: readonly WriteResult[]): Promise<void> {
+    if (!this.options.fingerprintColumns) return;
+    const kept = new Map<string, FingerprintAt>();
+    let w = 0;
+    for (const a of created) {
+      const fingerprint = a.writeBack ? okFingerprint(written[w++]) : a.fingerprint;
+      if (fingerprint) kept.set(a.key, { fingerprint, userVersion: NEW_USER_VERSION });
+    }
+    if (kept.size > 0) await this.store.setFingerprints(this.connection, kept);
   }
 
   /** Waits for the imports in flight; a failure of one is the run's. */
@@ -169,11 +203,19 @@ export class Applier {
     if (this.importError) throw this.importError.error;
   }
 
-  private async writeBack(writes: Of<'import'>[]): Promise<void> {
-    const written = await this.sourceWrite(this.source.update(writes.map((a) => a.writeBack!)));
+  private async writeBack(writes: Of<'import'>[]): Promise<WriteResult[]> {
+    const columns = this.options.fingerprintColumns;
+    const updates = writes.map((a) => {
+      const update = a.writeBack!;
+      return columns && a.fingerprint
+        ? { ...update, asRead: { fingerprint: a.fingerprint, columns } }
+        : update;
+    });
+    const written = await this.sourceWrite(this.source.update(updates));
     this.counts.source.updated += writes.filter((a, i) =>
       this.wrote(written[i]!, a.key, a.user.id, 'update'),
     ).length;
+    return written;
   }
 
   /**
@@ -248,6 +290,10 @@ export class Applier {
     else this.issues.push(writeFailed(this.connection, key, userId, what, result.error));
     return false;
   }
+}
+
+function okFingerprint(result: WriteResult | undefined): string | undefined {
+  return result?.status === 'ok' ? result.fingerprint : undefined;
 }
 
 function writeFailed(

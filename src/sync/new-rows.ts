@@ -12,7 +12,7 @@ import { parseEmail } from '../core/normalize.js';
 import { planSync } from '../core/plan-sync.js';
 import type { PlanContext } from '../core/plan.js';
 import type { DirectoryStore } from '../directory/store.js';
-import { Applier, type ApplyOutcome, type ApplyProgress } from './apply-plan.js';
+import { Applier, type ApplyOptions, type ApplyOutcome } from './apply-plan.js';
 import { addCounts } from './counts.js';
 import { yieldToEventLoop } from './yield.js';
 
@@ -117,14 +117,15 @@ export async function importNewRows(
   columns: readonly string[],
   store: DirectoryStore,
   source: SourceConnector,
-  onProgress?: (progress: ApplyProgress) => void,
+  options: ApplyOptions = {},
 ): Promise<ApplyOutcome> {
   // One applier for every page: a page's last write-back is in flight while the next page is planned.
-  const run = new Applier(store, source);
+  const run = new Applier(store, source, { fingerprintColumns: options.fingerprintColumns });
   const issues: IssueReport[] = [];
   let done = 0;
   const total = streamed.keyByEmailHash.size;
-  for await (const page of source.scan({ columns, pageSize: PAGE_SIZE })) {
+  const fingerprint = Boolean(options.fingerprintColumns);
+  for await (const page of source.scan({ columns, pageSize: PAGE_SIZE, fingerprint })) {
     await yieldToEventLoop();
     const rows = page.filter((row) => {
       const email = parseEmail(row.values[ctx.mapping.emailColumn]);
@@ -139,7 +140,7 @@ export async function importNewRows(
     issues.push(...plan.issues);
     await run.apply(plan);
     done += rows.length;
-    onProgress?.({ done, total });
+    options.onProgress?.({ done, total });
   }
   const applied = await run.finish();
   return { ...applied, issues: [...issues, ...applied.issues] };

@@ -119,10 +119,10 @@ export async function readAndPlan(
     });
     // With no live user, no row's email or userId can name one: nothing to look up.
     const lookUp = totalUsers === 0 ? noFacts : (rows: readonly SourceRow[]) => lookUpFacts(store, ctx, rows);
-    // Rows with no link have no fingerprint to keep: a first sync asks for none.
+    // A linked row's fingerprint is kept if its pair is quiet, a new row's if it is imported.
     const pages = checked
       ? lookUpRows(source, checked.suspectKeys, columns)
-      : source.scan({ columns, pageSize: PAGE_SIZE, fingerprint: tag !== null && directory.links.size > 0 });
+      : source.scan({ columns, pageSize: PAGE_SIZE, fingerprint: tag !== null });
     const fingerprints = tag === null ? null : new FingerprintChanges(tag);
     const read = await readRows(ctx, connection, pages, directory, lookUp, options, {
       quiet: checked?.quiet ?? new Set(),

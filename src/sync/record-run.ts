@@ -8,6 +8,7 @@ import type { IssueReport } from '../core/issue.js';
 import type { PlanContext, SyncPlan } from '../core/plan.js';
 import type { DirectoryStore, RunCounts } from '../directory/store.js';
 import { applyPlan, type ApplyProgress } from './apply-plan.js';
+import type { FingerprintChanges } from './fingerprints.js';
 import { addOutcome, importNewRows, type StreamedNewRows } from './new-rows.js';
 import { settleCreatedRows, withSettled } from './settle-created.js';
 
@@ -27,17 +28,24 @@ export async function applyAndRecord(
     ctx: PlanContext;
     columns: readonly string[];
     streamed?: StreamedNewRows | null | undefined;
+    /** Set when the source gives fingerprints (see fingerprints.ts). */
+    fingerprints?: FingerprintChanges | null | undefined;
   },
   runId: string,
   options: { resolveUnseen: boolean; onProgress?: ((progress: ApplyProgress) => void) | undefined },
 ): Promise<RecordedRun> {
   const { plan, ctx, columns, streamed } = planned;
   const total = plan.actions.length + (streamed?.keyByEmailHash.size ?? 0);
-  let applied = await applyPlan(plan, store, source, (p) => options.onProgress?.({ ...p, total }));
+  const fingerprintColumns = planned.fingerprints ? columns : null;
+  let applied = await applyPlan(plan, store, source, {
+    onProgress: (p) => options.onProgress?.({ ...p, total }),
+    fingerprintColumns,
+  });
   if (streamed) {
-    const imported = await importNewRows(streamed, ctx, columns, store, source, (p) =>
-      options.onProgress?.({ done: plan.actions.length + p.done, total }),
-    );
+    const imported = await importNewRows(streamed, ctx, columns, store, source, {
+      onProgress: (p: ApplyProgress) => options.onProgress?.({ done: plan.actions.length + p.done, total }),
+      fingerprintColumns,
+    });
     applied = addOutcome(applied, imported);
   }
   const outcome = withSettled(

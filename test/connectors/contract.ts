@@ -38,6 +38,8 @@ export interface ContractOptions {
 export const NO_FINGERPRINTS: Readonly<Record<string, string>> = {
   'fingerprints: one per row, the same a row read in full or looked up carries': 'no scanFingerprints',
   'a fingerprint changes with the columns digested and only with them': 'no scanFingerprints',
+  'an update asking for the row as read lands only while it is, and gives its new fingerprint':
+    'no scanFingerprints',
 };
 
 export const CONTRACT_ROWS: readonly ContractRow[] = [1, 2, 3, 4, 5].map((n) => ({
@@ -362,6 +364,62 @@ export function runConnectorContract(
       expect([...after].filter(([key]) => key !== 'u3')).toEqual([...before].filter(([key]) => key !== 'u3'));
       await made.setValue('u3', 'Mixed Case-Col', 'mixed 3');
       expect(await fingerprints()).toEqual(before);
+    });
+
+    test('an update asking for the row as read lands only while it is, and gives its new fingerprint', async () => {
+      const made = await source();
+      const { connector } = made;
+      const read = async (keys: string[]) =>
+        new Map(
+          (await connector.lookup('id', keys, ALL, { fingerprint: true })).map((r) => [
+            r.key,
+            r.fingerprint!,
+          ]),
+        );
+      const fingerprints = async () => {
+        const all = new Map<string, string>();
+        for await (const page of connector.scanFingerprints!({ columns: ALL, pageSize: 100 }))
+          for (const { key, fingerprint } of page) all.set(key, fingerprint);
+        return all;
+      };
+      const rename = (key: string, from: string, to: string, fingerprint?: string) => ({
+        key,
+        set: { full_name: to },
+        expect: { full_name: from },
+        ...(fingerprint === undefined ? {} : { asRead: { fingerprint, columns: ALL } }),
+      });
+      const first = await read(['u1', 'u2', 'u3']);
+      // Another program changes u3 in a column the update does not expect, but the fingerprint covers.
+      await made.setValue('u3', 'Mixed Case-Col', 'changed meanwhile');
+      const results = await connector.update([
+        rename('u1', 'User 1', 'One', first.get('u1')),
+        rename('u2', 'User 2', 'Two', first.get('u2')),
+        rename('u3', 'User 3', 'Three', first.get('u3')),
+        rename('u4', 'User 4', 'Four'),
+      ]);
+      let now = await fingerprints();
+      expect(results).toEqual([
+        { status: 'ok', fingerprint: now.get('u1') },
+        { status: 'ok', fingerprint: now.get('u2') },
+        { status: 'stale' },
+        { status: 'ok' },
+      ]);
+      expect(now.get('u1')).not.toBe(first.get('u1'));
+      expect((await scanAll(connector)).byKey.get('u3')?.full_name).toBe('User 3');
+
+      // Again with a row the source refuses among them (the batch is then written row by row),
+      // and a fingerprint read before the row last changed.
+      const second = await read(['u1']);
+      const again = await connector.update([
+        rename('u1', 'One', 'One again', second.get('u1')),
+        { key: 'u5', set: { email: 'user4@example.com' }, expect: { email: 'user5@example.com' } },
+        rename('u2', 'Two', 'Two again', first.get('u2')),
+      ]);
+      now = await fingerprints();
+      expect(again[0]).toEqual({ status: 'ok', fingerprint: now.get('u1') });
+      expect(again[1]?.status).toBe('failed');
+      expect(again[2]).toEqual({ status: 'stale' });
+      expect((await scanAll(connector)).byKey.get('u2')?.full_name).toBe('Two');
     });
 
     const unknown = Object.keys(skip).filter((title) => !defined.has(title));

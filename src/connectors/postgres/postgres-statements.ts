@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { PgColumn, PgTableRef } from './postgres-schema.js';
 import { comparedAsText, comparedToTheMillisecond, toPgValue } from './postgres-value.js';
 import type { SelectedRow } from '../sql-rows.js';
+import type { RowUpdate } from '../connector.js';
 
 /**
  * The SQL the PostgreSQL connector runs, as pure functions you can print
@@ -52,8 +53,8 @@ export function selectRows(query: RowQuery): RawBuilder<SelectedRow> {
  * bits with hashtextextended (PostgreSQL 11+, the hash of hash partitioning): a million
  * rows cost the server about 1.2 s, where md5 took 2.3 s.
  */
-function fingerprint(columns: readonly string[]): RawBuilder<string> {
-  return sql<string>`hashtextextended(row(${sql.join(columns.map(column))})::text, 0)::text`;
+function fingerprint(columns: readonly string[], name = column): RawBuilder<string> {
+  return sql<string>`hashtextextended(row(${sql.join(columns.map(name))})::text, 0)::text`;
 }
 
 /** Keyset pagination on the key's own order: the last key goes back exactly as it was read. */
@@ -104,16 +105,24 @@ function rowHolds(key: string, keyValue: string, expect: readonly ColumnValue[])
   return and([sql`${column(key)} = ${keyValue}`, ...expect.map(holds)]);
 }
 
-/** Changes the row only if it still holds the expected values; 0 rows changed means stale. */
+/**
+ * Changes the row only if it still holds the expected values; 0 rows changed means stale.
+ * With `asRead`, only if its fingerprint over those columns is still that one too, and
+ * the row changed comes back with its new fingerprint `f`.
+ */
 export function updateIfUnchanged(
   ref: PgTableRef,
   key: string,
   keyValue: string,
   set: readonly ColumnValue[],
   expect: readonly ColumnValue[],
-): RawBuilder<unknown> {
+  asRead?: RowUpdate['asRead'],
+): RawBuilder<{ f: string }> {
   const assignments = sql.join(set.map((entry) => sql`${column(entry.name)} = ${param(entry)}`));
-  return sql`update ${table(ref)} set ${assignments} where ${rowHolds(key, keyValue, expect)}`;
+  const update = sql`update ${table(ref)} set ${assignments} where ${rowHolds(key, keyValue, expect)}`;
+  if (!asRead) return sql<{ f: string }>`${update}`;
+  const digest = fingerprint(asRead.columns);
+  return sql<{ f: string }>`${update} and ${digest} = ${asRead.fingerprint} returning ${digest} as f`;
 }
 
 /** How many rows have the key (and hold the expected values). */
@@ -201,6 +210,7 @@ function batchHolds(key: string, expected: readonly BatchExpectation[]): RawBuil
  * `updateIfUnchanged` for a whole batch in one statement: each row of the table that
  * still holds its expected values takes its new ones; the positions of the rows changed
  * come back, every other row is stale. `set` maps a column to the alias of its values.
+ * `asRead`: as in updateIfUnchanged, each row's fingerprint as read in that alias.
  */
 export function updateBatchIfUnchanged(
   ref: PgTableRef,
@@ -208,10 +218,19 @@ export function updateBatchIfUnchanged(
   rows: BatchRows,
   set: readonly { readonly name: string; readonly alias: string }[],
   expected: readonly BatchExpectation[],
-): RawBuilder<{ i: number }> {
+  asRead?: { readonly alias: string; readonly columns: readonly string[] },
+): RawBuilder<{ i: number; f?: string }> {
   const assignments = sql.join(set.map(({ name, alias }) => sql`${column(name)} = ${batchValue(alias)}`));
-  return sql<{ i: number }>`update ${table(ref)} as t set ${assignments}
-    from ${batchRelation(key, rows)} where ${batchHolds(key.name, expected)} returning v.i`;
+  let holds = batchHolds(key.name, expected);
+  let returning = sql`v.i`;
+  if (asRead) {
+    // Qualified: the batch relation's own names (i, k, s0, …) may be the table's too.
+    const digest = fingerprint(asRead.columns, target);
+    holds = sql`${holds} and ${digest} = ${batchValue(asRead.alias)}`;
+    returning = sql`v.i, ${digest} as f`;
+  }
+  return sql<{ i: number; f?: string }>`update ${table(ref)} as t set ${assignments}
+    from ${batchRelation(key, rows)} where ${holds} returning ${returning}`;
 }
 
 /** The positions of the batch's rows whose table row still holds the expected values (nothing to set). */

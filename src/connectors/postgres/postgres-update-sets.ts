@@ -1,3 +1,4 @@
+import type { RawBuilder } from 'kysely';
 import type { RowUpdate, WriteResult } from '../connector.js';
 import type { PgKysely } from './postgres-open.js';
 import type { PgColumn } from './postgres-schema.js';
@@ -69,8 +70,11 @@ export async function updateSets(
         for (const i of alone) results[i] = await updateOne(updates[i]!);
         for (const group of groups.values()) {
           const changed = await updateGroup(db, target, updates, group);
-          for (const i of group.positions)
-            results[i] = changed.has(i) ? { status: 'ok' } : { status: 'stale' };
+          for (const i of group.positions) {
+            const fingerprint = changed.get(i);
+            if (fingerprint === undefined) results[i] = { status: 'stale' };
+            else results[i] = fingerprint === null ? { status: 'ok' } : { status: 'ok', fingerprint };
+          }
         }
       }
       return results;
@@ -126,6 +130,8 @@ interface Shape {
   readonly signature: string;
   readonly set: readonly Entry[];
   readonly expect: readonly Expectation[];
+  /** The columns of the fingerprints as read (`RowUpdate.asRead`), or null. */
+  readonly asRead: readonly string[] | null;
 }
 
 interface Group {
@@ -159,7 +165,9 @@ function shapeOf(columns: ReadonlyMap<string, PgColumn>, update: RowUpdate): Sha
     expect.push({ name, column, holding });
     signature += `${name}\0${holding}\0`;
   }
-  return { signature, set, expect };
+  const asRead = update.asRead?.columns ?? null;
+  if (asRead) signature += `\0${asRead.join('\0')}`;
+  return { signature, set, expect, asRead };
 }
 
 function isPlain(value: unknown, column: PgColumn): boolean {
@@ -174,12 +182,13 @@ function holdingOf(column: PgColumn, value: unknown): BatchExpectation['holding'
   return 'equal';
 }
 
+/** The positions of the rows changed, each with its new fingerprint when asked for (else null). */
 async function updateGroup(
   db: PgKysely,
   target: PgWriteTarget,
   updates: readonly RowUpdate[],
   { shape, positions }: Group,
-): Promise<Set<number>> {
+): Promise<Map<number, string | null>> {
   const group = positions.map((i) => updates[i]!);
   const columns: BatchColumn[] = [];
   const set = shape.set.map(({ name, column }, n) => {
@@ -201,14 +210,19 @@ async function updateGroup(
     }
     return { name, holding, alias };
   });
+  let asRead: { alias: string; columns: readonly string[] } | undefined;
+  if (shape.asRead && set.length > 0) {
+    asRead = { alias: 'fp', columns: shape.asRead };
+    columns.push({ alias: 'fp', castTo: undefined, values: group.map((u) => u.asRead!.fingerprint) });
+  }
   const rows: BatchRows = { positions, keys: group.map((u) => u.key), columns };
   const { ref } = target.info;
-  const statement =
+  const statement: RawBuilder<{ i: number; f?: string }> =
     set.length === 0
       ? selectBatchHolding(ref, target.key, rows, expected)
-      : updateBatchIfUnchanged(ref, target.key, rows, set, expected);
+      : updateBatchIfUnchanged(ref, target.key, rows, set, expected, asRead);
   const { rows: changed } = await statement.execute(db);
-  return new Set(changed.map((row) => row.i));
+  return new Map(changed.map((row) => [row.i, row.f ?? null]));
 }
 
 /** The text a single row's parameter would carry (pg sends parameters as text). */

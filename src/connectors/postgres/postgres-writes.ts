@@ -172,7 +172,18 @@ async function updateOne(db: PgKysely, target: PgWriteTarget, update: RowUpdate)
   const { ref } = target.info;
   if (set.length === 0)
     return (await count(db, countRows(ref, target.key.name, update.key, expect))) > 0 ? OK : STALE;
-  const result = await updateIfUnchanged(ref, target.key.name, update.key, set, expect).execute(db);
+  const result = await updateIfUnchanged(
+    ref,
+    target.key.name,
+    update.key,
+    set,
+    expect,
+    update.asRead,
+  ).execute(db);
+  if (update.asRead) {
+    const changed = result.rows[0];
+    return changed ? { status: 'ok', fingerprint: changed.f } : STALE;
+  }
   // Nothing matched: the row changed or vanished since the sync read it (SPEC §3).
   return (result.numAffectedRows ?? 0n) === 0n ? STALE : OK;
 }

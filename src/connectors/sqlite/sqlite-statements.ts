@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { SqliteTableRef } from './sqlite-schema.js';
 import type { SqliteValue } from './sqlite-value.js';
 import type { SelectedRow } from '../sql-rows.js';
+import type { RowUpdate } from '../connector.js';
 
 /**
  * The SQL the SQLite connector runs, as pure functions you can print
@@ -84,16 +85,26 @@ function rowHolds(key: string, keyValue: SqliteValue, expect: ColumnValues): Raw
   ]);
 }
 
-/** Changes the row only if it still holds the expected values; 0 rows changed means stale. */
+/**
+ * Changes the row only if it still holds the expected values; 0 rows changed means stale.
+ * With `asRead`, only if its fingerprint over those columns is still that one too, and
+ * the row changed comes back with its new fingerprint `f`.
+ */
 export function updateIfUnchanged(
   ref: SqliteTableRef,
   key: string,
   keyValue: SqliteValue,
   set: ColumnValues,
   expect: ColumnValues,
-): RawBuilder<unknown> {
+  asRead?: RowUpdate['asRead'],
+): RawBuilder<{ f: string }> {
   const assignments = sql.join(set.map(([name, value]) => sql`${column(name)} = ${value}`));
-  return sql`update ${table(ref)} set ${assignments} where ${rowHolds(key, keyValue, expect)}`;
+  const update = sql`update ${table(ref)} set ${assignments} where ${rowHolds(key, keyValue, expect)}`;
+  if (!asRead) return sql<{ f: string }>`${update}`;
+  const fingerprint = sql`${sql.raw(FINGERPRINT_FUNCTION)}(${sql.join(asRead.columns.map(column))})`;
+  return sql<{
+    f: string;
+  }>`${update} and ${fingerprint} = ${asRead.fingerprint} returning ${fingerprint} as f`;
 }
 
 /** How many rows have the key (and hold the expected values). */

@@ -140,7 +140,12 @@ async function updateOne(
   return attempt(target, async () => {
     if (set.length === 0)
       return (await count(trx, countRows(ref, target.key.name, keyValue, expect))) > 0 ? OK : STALE;
-    const result = await updateIfUnchanged(ref, target.key.name, keyValue, set, expect).execute(trx);
+    const statement = updateIfUnchanged(ref, target.key.name, keyValue, set, expect, update.asRead);
+    const result = await statement.execute(trx);
+    if (update.asRead) {
+      const changed = result.rows[0];
+      return changed ? { status: 'ok', fingerprint: changed.f } : STALE;
+    }
     // Nothing matched: the row changed or vanished since the sync read it (SPEC §3).
     return (result.numAffectedRows ?? 0n) === 0n ? STALE : OK;
   });
