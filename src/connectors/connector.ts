@@ -46,6 +46,12 @@ export interface RowInsert {
   readonly fallbackKey: string;
 }
 
+/** See `RowUpdate.fingerprint`. */
+export interface FingerprintAfter {
+  readonly columns: readonly string[];
+  readonly asRead?: string | undefined;
+}
+
 export interface RowUpdate {
   readonly key: string;
   readonly set: Readonly<Record<string, unknown>>;
@@ -55,18 +61,18 @@ export interface RowUpdate {
    */
   readonly expect: Readonly<Record<string, unknown>>;
   /**
-   * The row's fingerprint as read, over `columns` (connectors with `scanFingerprints`):
-   * the update then happens only if the row is still as read in all of them, and when it
-   * does, its result gives the row's new fingerprint. A connector that cannot may ignore it.
+   * Give the row's fingerprint over `columns` after the update (connectors with
+   * `scanFingerprints`; one that cannot may ignore this). With `asRead`, the row's
+   * fingerprint over them as read: the update then happens only if it still is.
    */
-  readonly asRead?: { readonly fingerprint: string; readonly columns: readonly string[] } | undefined;
+  readonly fingerprint?: FingerprintAfter | undefined;
 }
 
 export type InsertResult =
   { readonly status: 'ok'; readonly key: string } | { readonly status: 'failed'; readonly error: string };
 
 export type WriteResult =
-  /** `fingerprint`: the row's, after an update asked for it (`RowUpdate.asRead`). */
+  /** `fingerprint`: the row's, after an update that asked for it (`RowUpdate.fingerprint`). */
   | { readonly status: 'ok'; readonly fingerprint?: string }
   /** The row changed (or vanished) since it was read; left for the next run. */
   | { readonly status: 'stale' }

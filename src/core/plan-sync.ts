@@ -400,7 +400,7 @@ function planImport(pass: Pass, row: SourceRow, email: Email): void {
       suspended: false,
     },
     writeBack,
-    fingerprint: invalid.length === 0 ? (row.fingerprint ?? null) : null,
+    fingerprint: invalid.length === 0 ? { asRead: row.fingerprint ?? null } : null,
   });
 }
 

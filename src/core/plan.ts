@@ -93,11 +93,12 @@ export type PlanAction =
       readonly link: LinkState;
       readonly writeBack: SourceWrite | null;
       /**
-       * The row's fingerprint as read, when the new pair will need nothing once imported
-       * (no value was invalid): kept with the link, or, with a write-back, checked by it
-       * and replaced by the row's fingerprint after it.
+       * Null when the new pair will not be quiet (a value could not be read), so no
+       * fingerprint is kept for it; else the row's fingerprint as read, if it was read
+       * with one. The runner keeps it with the link, or asks the write-back for the row's
+       * fingerprint after it.
        */
-      readonly fingerprint: string | null;
+      readonly fingerprint: { readonly asRead: string | null } | null;
     }
   /** App user with no row: create the row, then link. */
   | ({ readonly type: 'export' } & RowCreate)

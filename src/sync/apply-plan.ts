@@ -4,7 +4,8 @@
  * crash-safety): a link is recorded only for what really happened in the source, and a
  * baseline never claims a source write that has not landed.
  */
-import type { SourceConnector, WriteResult } from '../connectors/connector.js';
+import type { RowUpdate, SourceConnector, WriteResult } from '../connectors/connector.js';
+import type { FingerprintColumns } from './fingerprints.js';
 import type { IssueReport } from '../core/issue.js';
 import type { PlanAction, SyncPlan } from '../core/plan.js';
 import {
@@ -39,11 +40,11 @@ type Of<T extends PlanAction['type']> = Extract<PlanAction, { type: T }>;
 export interface ApplyOptions {
   readonly onProgress?: ((progress: ApplyProgress) => void) | undefined;
   /**
-   * The columns the rows' fingerprints are over (see fingerprints.ts), when the source
-   * gives them: an import keeps its row's with the new link, so the next full sync need
-   * not read the row in full.
+   * What the rows' fingerprints are over (see fingerprints.ts), when the source gives
+   * them: an import keeps its row's with the new link, so the next full sync need not
+   * read the row in full.
    */
-  readonly fingerprintColumns?: readonly string[] | null | undefined;
+  readonly fingerprints?: FingerprintColumns | null | undefined;
 }
 
 export async function applyPlan(
@@ -187,11 +188,11 @@ export class Applier {
    * after the write-back, as any fingerprint is kept before the writes that make it wrong.
    */
   private async keepFingerprints(created: Of<'import'>[], written: readonly WriteResult[]): Promise<void> {
-    if (!this.options.fingerprintColumns) return;
+    if (!this.options.fingerprints) return;
     const kept = new Map<string, FingerprintAt>();
     let w = 0;
     for (const a of created) {
-      const fingerprint = a.writeBack ? okFingerprint(written[w++]) : a.fingerprint;
+      const fingerprint = a.writeBack ? okFingerprint(written[w++]) : a.fingerprint?.asRead;
       if (fingerprint) kept.set(a.key, { fingerprint, userVersion: NEW_USER_VERSION });
     }
     if (kept.size > 0) await this.store.setFingerprints(this.connection, kept);
@@ -204,12 +205,17 @@ export class Applier {
   }
 
   private async writeBack(writes: Of<'import'>[]): Promise<WriteResult[]> {
-    const columns = this.options.fingerprintColumns;
-    const updates = writes.map((a) => {
+    const over = this.options.fingerprints;
+    const updates = writes.map((a): RowUpdate => {
       const update = a.writeBack!;
-      return columns && a.fingerprint
-        ? { ...update, asRead: { fingerprint: a.fingerprint, columns } }
-        : update;
+      if (!over || a.fingerprint === null) return update;
+      // A column the write-back neither checks nor sets may have changed since the read:
+      // then only a row still as read gives a fingerprint to keep.
+      const { columns, cursor } = over;
+      const checked = columns.every((c) => c in update.expect || c in update.set || c === cursor);
+      if (checked) return { ...update, fingerprint: { columns } };
+      const { asRead } = a.fingerprint;
+      return asRead === null ? update : { ...update, fingerprint: { columns, asRead } };
     });
     const written = await this.sourceWrite(this.source.update(updates));
     this.counts.source.updated += writes.filter((a, i) =>

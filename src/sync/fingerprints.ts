@@ -135,6 +135,21 @@ export async function* lookUpRows(
 }
 
 /**
+ * What a connection's fingerprints are over: the columns read, and among them the cursor
+ * (when no filter may read it), whose change alone leaves a pair as quiet as it was.
+ */
+export interface FingerprintColumns {
+  readonly columns: readonly string[];
+  readonly cursor: string | null;
+  /**
+   * Read rows to import with their fingerprints: a filter reads columns a write-back
+   * does not check, so it must ask for the row as read. Without one, a write-back gives
+   * the fingerprint after it, and only the rows it writes nothing to go without.
+   */
+  readonly readWithRows: boolean;
+}
+
+/**
  * What a full run learns about its links' fingerprints: the quiet rows read in full give
  * theirs, and every other link read or gone loses its own.
  */
@@ -142,7 +157,10 @@ export class FingerprintChanges {
   /** Row key → the fingerprint to keep (null: none). */
   readonly changes = new Map<string, FingerprintAt | null>();
 
-  constructor(readonly tag: string) {}
+  constructor(
+    readonly tag: string,
+    readonly over: FingerprintColumns,
+  ) {}
 
   /** A row read in full, and whether it was found quiet. */
   read(row: SourceRow, pair: PairDigest | undefined, quiet: boolean): void {

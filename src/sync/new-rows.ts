@@ -120,11 +120,11 @@ export async function importNewRows(
   options: ApplyOptions = {},
 ): Promise<ApplyOutcome> {
   // One applier for every page: a page's last write-back is in flight while the next page is planned.
-  const run = new Applier(store, source, { fingerprintColumns: options.fingerprintColumns });
+  const run = new Applier(store, source, { fingerprints: options.fingerprints });
   const issues: IssueReport[] = [];
   let done = 0;
   const total = streamed.keyByEmailHash.size;
-  const fingerprint = Boolean(options.fingerprintColumns);
+  const fingerprint = options.fingerprints?.readWithRows ?? false;
   for await (const page of source.scan({ columns, pageSize: PAGE_SIZE, fingerprint })) {
     await yieldToEventLoop();
     const rows = page.filter((row) => {

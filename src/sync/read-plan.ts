@@ -119,11 +119,17 @@ export async function readAndPlan(
     });
     // With no live user, no row's email or userId can name one: nothing to look up.
     const lookUp = totalUsers === 0 ? noFacts : (rows: readonly SourceRow[]) => lookUpFacts(store, ctx, rows);
-    // A linked row's fingerprint is kept if its pair is quiet, a new row's if it is imported.
+    const over = {
+      columns,
+      cursor: connection.filter ? null : (connection.cursor ?? null),
+      readWithRows: connection.filter !== null,
+    };
+    // A linked row's fingerprint is kept if its pair is quiet; see readWithRows for new rows'.
+    const fingerprint = tag !== null && (directory.links.size > 0 || over.readWithRows);
     const pages = checked
       ? lookUpRows(source, checked.suspectKeys, columns)
-      : source.scan({ columns, pageSize: PAGE_SIZE, fingerprint: tag !== null });
-    const fingerprints = tag === null ? null : new FingerprintChanges(tag);
+      : source.scan({ columns, pageSize: PAGE_SIZE, fingerprint });
+    const fingerprints = tag === null ? null : new FingerprintChanges(tag, over);
     const read = await readRows(ctx, connection, pages, directory, lookUp, options, {
       quiet: checked?.quiet ?? new Set(),
       fingerprints,

@@ -36,15 +36,15 @@ export async function applyAndRecord(
 ): Promise<RecordedRun> {
   const { plan, ctx, columns, streamed } = planned;
   const total = plan.actions.length + (streamed?.keyByEmailHash.size ?? 0);
-  const fingerprintColumns = planned.fingerprints ? columns : null;
+  const fingerprints = planned.fingerprints?.over ?? null;
   let applied = await applyPlan(plan, store, source, {
     onProgress: (p) => options.onProgress?.({ ...p, total }),
-    fingerprintColumns,
+    fingerprints,
   });
   if (streamed) {
     const imported = await importNewRows(streamed, ctx, columns, store, source, {
       onProgress: (p: ApplyProgress) => options.onProgress?.({ done: plan.actions.length + p.done, total }),
-      fingerprintColumns,
+      fingerprints,
     });
     applied = addOutcome(applied, imported);
   }

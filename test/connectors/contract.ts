@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SourceConnector, SourceRow } from '../../src/connectors/connector.js';
+import type { FingerprintAfter, SourceConnector, SourceRow } from '../../src/connectors/connector.js';
 import { isUsersyncError } from '../../src/core/errors.js';
 
 /**
@@ -38,7 +38,7 @@ export interface ContractOptions {
 export const NO_FINGERPRINTS: Readonly<Record<string, string>> = {
   'fingerprints: one per row, the same a row read in full or looked up carries': 'no scanFingerprints',
   'a fingerprint changes with the columns digested and only with them': 'no scanFingerprints',
-  'an update asking for the row as read lands only while it is, and gives its new fingerprint':
+  'an update asking for its fingerprint after gets it, and asking for the row as read lands only while it is':
     'no scanFingerprints',
 };
 
@@ -366,7 +366,7 @@ export function runConnectorContract(
       expect(await fingerprints()).toEqual(before);
     });
 
-    test('an update asking for the row as read lands only while it is, and gives its new fingerprint', async () => {
+    test('an update asking for its fingerprint after gets it, and asking for the row as read lands only while it is', async () => {
       const made = await source();
       const { connector } = made;
       const read = async (keys: string[]) =>
@@ -382,26 +382,30 @@ export function runConnectorContract(
           for (const { key, fingerprint } of page) all.set(key, fingerprint);
         return all;
       };
-      const rename = (key: string, from: string, to: string, fingerprint?: string) => ({
+      const rename = (key: string, from: string, to: string, fingerprint?: FingerprintAfter) => ({
         key,
         set: { full_name: to },
         expect: { full_name: from },
-        ...(fingerprint === undefined ? {} : { asRead: { fingerprint, columns: ALL } }),
+        ...(fingerprint === undefined ? {} : { fingerprint }),
       });
+      const asRead = (fingerprint: string | undefined) => ({ columns: ALL, asRead: fingerprint });
       const first = await read(['u1', 'u2', 'u3']);
-      // Another program changes u3 in a column the update does not expect, but the fingerprint covers.
+      // Another program changes u3 and u4 in a column the update does not expect, but the fingerprint covers.
       await made.setValue('u3', 'Mixed Case-Col', 'changed meanwhile');
+      await made.setValue('u4', 'Mixed Case-Col', 'changed meanwhile');
       const results = await connector.update([
-        rename('u1', 'User 1', 'One', first.get('u1')),
-        rename('u2', 'User 2', 'Two', first.get('u2')),
-        rename('u3', 'User 3', 'Three', first.get('u3')),
-        rename('u4', 'User 4', 'Four'),
+        rename('u1', 'User 1', 'One', asRead(first.get('u1'))),
+        rename('u2', 'User 2', 'Two', asRead(first.get('u2'))),
+        rename('u3', 'User 3', 'Three', asRead(first.get('u3'))),
+        rename('u4', 'User 4', 'Four', { columns: ALL }),
+        rename('u5', 'User 5', 'Five'),
       ]);
       let now = await fingerprints();
       expect(results).toEqual([
         { status: 'ok', fingerprint: now.get('u1') },
         { status: 'ok', fingerprint: now.get('u2') },
         { status: 'stale' },
+        { status: 'ok', fingerprint: now.get('u4') },
         { status: 'ok' },
       ]);
       expect(now.get('u1')).not.toBe(first.get('u1'));
@@ -411,14 +415,16 @@ export function runConnectorContract(
       // and a fingerprint read before the row last changed.
       const second = await read(['u1']);
       const again = await connector.update([
-        rename('u1', 'One', 'One again', second.get('u1')),
+        rename('u1', 'One', 'One again', asRead(second.get('u1'))),
         { key: 'u5', set: { email: 'user4@example.com' }, expect: { email: 'user5@example.com' } },
-        rename('u2', 'Two', 'Two again', first.get('u2')),
+        rename('u2', 'Two', 'Two again', asRead(first.get('u2'))),
+        rename('u4', 'Four', 'Four again', { columns: ALL }),
       ]);
       now = await fingerprints();
       expect(again[0]).toEqual({ status: 'ok', fingerprint: now.get('u1') });
       expect(again[1]?.status).toBe('failed');
       expect(again[2]).toEqual({ status: 'stale' });
+      expect(again[3]).toEqual({ status: 'ok', fingerprint: now.get('u4') });
       expect((await scanAll(connector)).byKey.get('u2')?.full_name).toBe('Two');
     });
 

@@ -182,9 +182,9 @@ describe.skipIf(!postgres)('an import of a source that gives fingerprints', () =
     }
   }
 
-  it('keeps no fingerprint for a row changed before its write-back, which the next run makes again', async () => {
-    // The cursor column is read, and in the fingerprint, but not checked by the write-back.
-    const world = await clubWorldOn('postgres', { cursor: 'status' });
+  /** Three members imported while one row's status changes just before its write-back; then a full sync. */
+  async function raceImport(extra: Record<string, unknown>) {
+    const world = await clubWorldOn('postgres', extra);
     for (let i = 0; i < 3; i += 1) await world.club.add({ email: `m${i}@x.io`, name: `M ${i}`, status: 'a' });
     let raced: string | null = null;
     const racing = new RacingPool(world.config as LoadedConfig, async (key) => {
@@ -202,15 +202,28 @@ describe.skipIf(!postgres)('an import of a source that gives fingerprints', () =
       expect(result.status, result.error ?? '').toBe('succeeded');
       return result;
     };
-
     const imported = await sync(racing);
-    expect(imported.counts).toMatchObject({ app: { created: 3 }, source: { updated: 2 }, stale: 1 });
     const next = await sync(counting);
-    expect(counting.reads).toEqual({ scanned: 0, lookedUp: 1, fingerprints: 3 });
-    expect(next.counts.source.updated).toBe(1);
     const row = await rowOf(world, raced!);
-    expect(row?.['app_user_id']).toBe((await world.user(String(row?.email))).id);
+    const user = await world.user(String(row?.email));
+    return { imported, next, reads: counting.reads, row, user };
+  }
+
+  it('keeps no fingerprint for a row changed before its write-back in a column the filter reads', async () => {
+    const { imported, next, reads, row, user } = await raceImport({ filter: 'status eq "a"' });
+    // The write-back asked for the row as read: stale, so the next run reads it in full.
+    expect(imported.counts).toMatchObject({ app: { created: 3 }, source: { updated: 2 }, stale: 1 });
+    expect(reads).toEqual({ scanned: 0, lookedUp: 1, fingerprints: 3 });
+    expect(next.counts.app.updated).toBe(1);
+    expect(user.status).toBe('suspended'); // SPEC §3: the row no longer matches the filter
     expect(row?.status).toBe('b');
+  });
+
+  it('keeps the fingerprint after the write-back when only the cursor changed before it', async () => {
+    const { imported, reads, row, user } = await raceImport({ cursor: 'status' });
+    expect(imported.counts).toMatchObject({ app: { created: 3 }, source: { updated: 3 }, stale: 0 });
+    expect(reads).toEqual({ scanned: 0, lookedUp: 0, fingerprints: 3 });
+    expect(row?.app_user_id).toBe(user.id);
   });
 });
 

@@ -2,7 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { PgColumn, PgTableRef } from './postgres-schema.js';
 import { comparedAsText, comparedToTheMillisecond, toPgValue } from './postgres-value.js';
 import type { SelectedRow } from '../sql-rows.js';
-import type { RowUpdate } from '../connector.js';
+import type { FingerprintAfter } from '../connector.js';
 
 /**
  * The SQL the PostgreSQL connector runs, as pure functions you can print
@@ -107,8 +107,8 @@ function rowHolds(key: string, keyValue: string, expect: readonly ColumnValue[])
 
 /**
  * Changes the row only if it still holds the expected values; 0 rows changed means stale.
- * With `asRead`, only if its fingerprint over those columns is still that one too, and
- * the row changed comes back with its new fingerprint `f`.
+ * With `after`, the row changed comes back with its fingerprint `f` after the update (see
+ * RowUpdate.fingerprint); with its `asRead`, only a row that still has that one changes.
  */
 export function updateIfUnchanged(
   ref: PgTableRef,
@@ -116,13 +116,14 @@ export function updateIfUnchanged(
   keyValue: string,
   set: readonly ColumnValue[],
   expect: readonly ColumnValue[],
-  asRead?: RowUpdate['asRead'],
+  after?: FingerprintAfter,
 ): RawBuilder<{ f: string }> {
   const assignments = sql.join(set.map((entry) => sql`${column(entry.name)} = ${param(entry)}`));
   const update = sql`update ${table(ref)} set ${assignments} where ${rowHolds(key, keyValue, expect)}`;
-  if (!asRead) return sql<{ f: string }>`${update}`;
-  const digest = fingerprint(asRead.columns);
-  return sql<{ f: string }>`${update} and ${digest} = ${asRead.fingerprint} returning ${digest} as f`;
+  if (!after) return sql<{ f: string }>`${update}`;
+  const digest = fingerprint(after.columns);
+  const asRead = after.asRead === undefined ? sql`` : sql` and ${digest} = ${after.asRead}`;
+  return sql<{ f: string }>`${update}${asRead} returning ${digest} as f`;
 }
 
 /** How many rows have the key (and hold the expected values). */
@@ -210,7 +211,7 @@ function batchHolds(key: string, expected: readonly BatchExpectation[]): RawBuil
  * `updateIfUnchanged` for a whole batch in one statement: each row of the table that
  * still holds its expected values takes its new ones; the positions of the rows changed
  * come back, every other row is stale. `set` maps a column to the alias of its values.
- * `asRead`: as in updateIfUnchanged, each row's fingerprint as read in that alias.
+ * `after`: as in updateIfUnchanged, with the alias of each row's fingerprint as read (if any) in `asRead`.
  */
 export function updateBatchIfUnchanged(
   ref: PgTableRef,
@@ -218,15 +219,15 @@ export function updateBatchIfUnchanged(
   rows: BatchRows,
   set: readonly { readonly name: string; readonly alias: string }[],
   expected: readonly BatchExpectation[],
-  asRead?: { readonly alias: string; readonly columns: readonly string[] },
+  after?: FingerprintAfter,
 ): RawBuilder<{ i: number; f?: string }> {
   const assignments = sql.join(set.map(({ name, alias }) => sql`${column(name)} = ${batchValue(alias)}`));
   let holds = batchHolds(key.name, expected);
   let returning = sql`v.i`;
-  if (asRead) {
+  if (after) {
     // Qualified: the batch relation's own names (i, k, s0, …) may be the table's too.
-    const digest = fingerprint(asRead.columns, target);
-    holds = sql`${holds} and ${digest} = ${batchValue(asRead.alias)}`;
+    const digest = fingerprint(after.columns, target);
+    if (after.asRead !== undefined) holds = sql`${holds} and ${digest} = ${batchValue(after.asRead)}`;
     returning = sql`v.i, ${digest} as f`;
   }
   return sql<{ i: number; f?: string }>`update ${table(ref)} as t set ${assignments}

@@ -1,5 +1,5 @@
 import type { RawBuilder } from 'kysely';
-import type { RowUpdate, WriteResult } from '../connector.js';
+import type { FingerprintAfter, RowUpdate, WriteResult } from '../connector.js';
 import type { PgKysely } from './postgres-open.js';
 import type { PgColumn } from './postgres-schema.js';
 import {
@@ -130,8 +130,8 @@ interface Shape {
   readonly signature: string;
   readonly set: readonly Entry[];
   readonly expect: readonly Expectation[];
-  /** The columns of the fingerprints as read (`RowUpdate.asRead`), or null. */
-  readonly asRead: readonly string[] | null;
+  /** The fingerprint asked for after (`RowUpdate.fingerprint`): its columns, and whether as read. */
+  readonly after: { readonly columns: readonly string[]; readonly asRead: boolean } | null;
 }
 
 interface Group {
@@ -165,9 +165,12 @@ function shapeOf(columns: ReadonlyMap<string, PgColumn>, update: RowUpdate): Sha
     expect.push({ name, column, holding });
     signature += `${name}\0${holding}\0`;
   }
-  const asRead = update.asRead?.columns ?? null;
-  if (asRead) signature += `\0${asRead.join('\0')}`;
-  return { signature, set, expect, asRead };
+  let after: Shape['after'] = null;
+  if (update.fingerprint) {
+    after = { columns: update.fingerprint.columns, asRead: update.fingerprint.asRead !== undefined };
+    signature += `\0${after.asRead}\0${after.columns.join('\0')}`;
+  }
+  return { signature, set, expect, after };
 }
 
 function isPlain(value: unknown, column: PgColumn): boolean {
@@ -210,17 +213,18 @@ async function updateGroup(
     }
     return { name, holding, alias };
   });
-  let asRead: { alias: string; columns: readonly string[] } | undefined;
-  if (shape.asRead && set.length > 0) {
-    asRead = { alias: 'fp', columns: shape.asRead };
-    columns.push({ alias: 'fp', castTo: undefined, values: group.map((u) => u.asRead!.fingerprint) });
+  let after: FingerprintAfter | undefined;
+  if (shape.after && set.length > 0) {
+    after = { columns: shape.after.columns, asRead: shape.after.asRead ? 'fp' : undefined };
+    if (shape.after.asRead)
+      columns.push({ alias: 'fp', castTo: undefined, values: group.map((u) => u.fingerprint!.asRead!) });
   }
   const rows: BatchRows = { positions, keys: group.map((u) => u.key), columns };
   const { ref } = target.info;
   const statement: RawBuilder<{ i: number; f?: string }> =
     set.length === 0
       ? selectBatchHolding(ref, target.key, rows, expected)
-      : updateBatchIfUnchanged(ref, target.key, rows, set, expected, asRead);
+      : updateBatchIfUnchanged(ref, target.key, rows, set, expected, after);
   const { rows: changed } = await statement.execute(db);
   return new Map(changed.map((row) => [row.i, row.f ?? null]));
 }

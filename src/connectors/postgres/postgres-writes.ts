@@ -178,9 +178,9 @@ async function updateOne(db: PgKysely, target: PgWriteTarget, update: RowUpdate)
     update.key,
     set,
     expect,
-    update.asRead,
+    update.fingerprint,
   ).execute(db);
-  if (update.asRead) {
+  if (update.fingerprint) {
     const changed = result.rows[0];
     return changed ? { status: 'ok', fingerprint: changed.f } : STALE;
   }

@@ -2,7 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { SqliteTableRef } from './sqlite-schema.js';
 import type { SqliteValue } from './sqlite-value.js';
 import type { SelectedRow } from '../sql-rows.js';
-import type { RowUpdate } from '../connector.js';
+import type { FingerprintAfter } from '../connector.js';
 
 /**
  * The SQL the SQLite connector runs, as pure functions you can print
@@ -87,8 +87,8 @@ function rowHolds(key: string, keyValue: SqliteValue, expect: ColumnValues): Raw
 
 /**
  * Changes the row only if it still holds the expected values; 0 rows changed means stale.
- * With `asRead`, only if its fingerprint over those columns is still that one too, and
- * the row changed comes back with its new fingerprint `f`.
+ * With `after`, the row changed comes back with its fingerprint `f` after the update (see
+ * RowUpdate.fingerprint); with its `asRead`, only a row that still has that one changes.
  */
 export function updateIfUnchanged(
   ref: SqliteTableRef,
@@ -96,15 +96,14 @@ export function updateIfUnchanged(
   keyValue: SqliteValue,
   set: ColumnValues,
   expect: ColumnValues,
-  asRead?: RowUpdate['asRead'],
+  after?: FingerprintAfter,
 ): RawBuilder<{ f: string }> {
   const assignments = sql.join(set.map(([name, value]) => sql`${column(name)} = ${value}`));
   const update = sql`update ${table(ref)} set ${assignments} where ${rowHolds(key, keyValue, expect)}`;
-  if (!asRead) return sql<{ f: string }>`${update}`;
-  const fingerprint = sql`${sql.raw(FINGERPRINT_FUNCTION)}(${sql.join(asRead.columns.map(column))})`;
-  return sql<{
-    f: string;
-  }>`${update} and ${fingerprint} = ${asRead.fingerprint} returning ${fingerprint} as f`;
+  if (!after) return sql<{ f: string }>`${update}`;
+  const digest = sql`${sql.raw(FINGERPRINT_FUNCTION)}(${sql.join(after.columns.map(column))})`;
+  const asRead = after.asRead === undefined ? sql`` : sql` and ${digest} = ${after.asRead}`;
+  return sql<{ f: string }>`${update}${asRead} returning ${digest} as f`;
 }
 
 /** How many rows have the key (and hold the expected values). */

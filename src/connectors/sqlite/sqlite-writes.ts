@@ -140,9 +140,9 @@ async function updateOne(
   return attempt(target, async () => {
     if (set.length === 0)
       return (await count(trx, countRows(ref, target.key.name, keyValue, expect))) > 0 ? OK : STALE;
-    const statement = updateIfUnchanged(ref, target.key.name, keyValue, set, expect, update.asRead);
+    const statement = updateIfUnchanged(ref, target.key.name, keyValue, set, expect, update.fingerprint);
     const result = await statement.execute(trx);
-    if (update.asRead) {
+    if (update.fingerprint) {
       const changed = result.rows[0];
       return changed ? { status: 'ok', fingerprint: changed.f } : STALE;
     }
