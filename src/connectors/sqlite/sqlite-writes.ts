@@ -140,16 +140,59 @@ async function updateOne(
   return attempt(target, async () => {
     if (set.length === 0)
       return (await count(trx, countRows(ref, target.key.name, keyValue, expect))) > 0 ? OK : STALE;
-    const statement = updateIfUnchanged(ref, target.key.name, keyValue, set, expect, update.fingerprint);
-    const result = await statement.execute(trx);
+    const { statement, parameters } = updateStatement(trx, target, update, keyValue, set, expect);
     if (update.fingerprint) {
-      const changed = result.rows[0];
+      const changed = statement.get(parameters) as { f: string } | undefined;
       return changed ? { status: 'ok', fingerprint: changed.f } : STALE;
     }
     // Nothing matched: the row changed or vanished since the sync read it (SPEC §3).
-    return (result.numAffectedRows ?? 0n) === 0n ? STALE : OK;
+    return statement.run(parameters).changes === 0 ? STALE : OK;
   });
 }
+
+/**
+ * A row's `updateIfUnchanged`, prepared. Its text depends only on the columns set, the
+ * columns checked and the fingerprint asked for (every value is a parameter, NULL too), so
+ * it is built and prepared once per such shape of a table: doing both for every row took
+ * longer than running the statement. Its parameters are the values set, the key, the
+ * expected values, then the fingerprint as read, as `updateIfUnchanged` places them; the
+ * prepared statement is kept only if Kysely's parameters for the shape's first row are
+ * exactly those. Run on the connection the transaction holds, like every statement here.
+ */
+function updateStatement(
+  trx: SqliteKysely,
+  target: SqliteWriteTarget,
+  update: RowUpdate,
+  keyValue: SqliteValue,
+  set: ColumnValues,
+  expect: ColumnValues,
+): { statement: Database.Statement; parameters: unknown[] } {
+  const parameters: unknown[] = set.map(([, value]) => value);
+  parameters.push(keyValue);
+  for (const [, value] of expect) parameters.push(value);
+  const after = update.fingerprint;
+  if (after?.asRead !== undefined) parameters.push(after.asRead);
+  // NUL cannot occur in a SQLite name here (names come from the table's own columns), so it separates them.
+  let shape = `${JSON.stringify(target.info.ref)}\0${set.map(([name]) => name).join('\0')}`;
+  shape += `\0\0${expect.map(([name]) => name).join('\0')}`;
+  if (after) shape += `\0\0${after.asRead !== undefined}\0${after.columns.join('\0')}`;
+  let statements = updateStatements.get(target.raw);
+  if (!statements) updateStatements.set(target.raw, (statements = new Map()));
+  const known = statements.get(shape);
+  if (known) return { statement: known, parameters };
+  const compiled = updateIfUnchanged(target.info.ref, target.key.name, keyValue, set, expect, after).compile(
+    trx,
+  );
+  const statement = target.raw.prepare(compiled.sql);
+  const same =
+    compiled.parameters.length === parameters.length &&
+    compiled.parameters.every((p, i) => p === parameters[i]);
+  if (same) statements.set(shape, statement);
+  return { statement, parameters: [...compiled.parameters] };
+}
+
+/** A row's UPDATE by table and shape, prepared on each open connection. */
+const updateStatements = new WeakMap<Database.Database, Map<string, Database.Statement>>();
 
 async function deleteOne(trx: SqliteKysely, target: SqliteWriteTarget, key: string): Promise<WriteResult> {
   const keyValue = keyToSqlite(key, target.key.affinity);
