@@ -184,8 +184,9 @@ export class Applier {
 
   /**
    * The fingerprints of the rows imported, at the version their new users were created
-   * at: as read, or after the write-back (which checked the row was still as read). Kept
-   * after the write-back, as any fingerprint is kept before the writes that make it wrong.
+   * at: as read, or the one the write-back gave after it (it landed only if the row still
+   * held what was read; see writeBack). Kept after the write-back, as any fingerprint is
+   * kept before the writes that make it wrong.
    */
   private async keepFingerprints(created: Of<'import'>[], written: readonly WriteResult[]): Promise<void> {
     if (!this.options.fingerprints) return;
