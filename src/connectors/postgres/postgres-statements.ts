@@ -211,7 +211,7 @@ function batchHolds(key: string, expected: readonly BatchExpectation[]): RawBuil
  * `updateIfUnchanged` for a whole batch in one statement: each row of the table that
  * still holds its expected values takes its new ones; the positions of the rows changed
  * come back, every other row is stale. `set` maps a column to the alias of its values.
- * `after`: as in updateIfUnchanged, with the alias of each row's fingerprint as read (if any) in `asRead`.
+ * `after`: as in updateIfUnchanged, with the alias of each row's fingerprint as read, if any.
  */
 export function updateBatchIfUnchanged(
   ref: PgTableRef,
@@ -219,7 +219,7 @@ export function updateBatchIfUnchanged(
   rows: BatchRows,
   set: readonly { readonly name: string; readonly alias: string }[],
   expected: readonly BatchExpectation[],
-  after?: FingerprintAfter,
+  after?: { readonly columns: readonly string[]; readonly asReadAlias?: string | undefined },
 ): RawBuilder<{ i: number; f?: string }> {
   const assignments = sql.join(set.map(({ name, alias }) => sql`${column(name)} = ${batchValue(alias)}`));
   let holds = batchHolds(key.name, expected);
@@ -227,7 +227,8 @@ export function updateBatchIfUnchanged(
   if (after) {
     // Qualified: the batch relation's own names (i, k, s0, …) may be the table's too.
     const digest = fingerprint(after.columns, target);
-    if (after.asRead !== undefined) holds = sql`${holds} and ${digest} = ${batchValue(after.asRead)}`;
+    if (after.asReadAlias !== undefined)
+      holds = sql`${holds} and ${digest} = ${batchValue(after.asReadAlias)}`;
     returning = sql`v.i, ${digest} as f`;
   }
   return sql<{ i: number; f?: string }>`update ${table(ref)} as t set ${assignments}

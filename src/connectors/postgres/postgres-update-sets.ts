@@ -1,5 +1,5 @@
 import type { RawBuilder } from 'kysely';
-import type { FingerprintAfter, RowUpdate, WriteResult } from '../connector.js';
+import type { RowUpdate, WriteResult } from '../connector.js';
 import type { PgKysely } from './postgres-open.js';
 import type { PgColumn } from './postgres-schema.js';
 import {
@@ -213,9 +213,9 @@ async function updateGroup(
     }
     return { name, holding, alias };
   });
-  let after: FingerprintAfter | undefined;
+  let after: { columns: readonly string[]; asReadAlias?: string } | undefined;
   if (shape.after && set.length > 0) {
-    after = { columns: shape.after.columns, asRead: shape.after.asRead ? 'fp' : undefined };
+    after = { columns: shape.after.columns, ...(shape.after.asRead ? { asReadAlias: 'fp' } : {}) };
     if (shape.after.asRead)
       columns.push({ alias: 'fp', castTo: undefined, values: group.map((u) => u.fingerprint!.asRead!) });
   }
