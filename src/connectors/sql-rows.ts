@@ -2,9 +2,38 @@
  * What the SQL connectors (SQLite, PostgreSQL, MySQL) share about reading rows: result
  * columns aliased `k`, `c0`, `c1` … (so any column name reads back as asked), and keyset
  * pagination on the key (`key > last ORDER BY key`), stable and fast where OFFSET rescans.
+ * And about writing them: a row's statement built once per shape (`compiledByShape`).
  */
+import type { CompiledQuery } from 'kysely';
 import type { SourceRow } from '../core/source-row.js';
 import type { RowFingerprint, ScanOptions } from './connector.js';
+
+/**
+ * A row's statement, built once per shape: when its text depends only on a shape (the
+ * columns it names, how it checks them), Kysely compiles it for the shape's first row,
+ * `make` turns the text into what is kept in `kept` (the text, or a prepared statement),
+ * and later rows of the shape reuse that with their own `parameters`, which the caller
+ * lists as the statement places them. Kept only if Kysely's parameters for the first
+ * row are exactly those: otherwise (a value the statement sends otherwise than as it is)
+ * every row of that shape is compiled. Building a statement a row cost more than running it.
+ */
+export function compiledByShape<T>(
+  kept: Map<string, T>,
+  shape: string,
+  parameters: readonly unknown[],
+  compile: () => CompiledQuery,
+  make: (sql: string) => T,
+): { readonly made: T; readonly parameters: readonly unknown[] } {
+  const known = kept.get(shape);
+  if (known !== undefined) return { made: known, parameters };
+  const compiled = compile();
+  const made = make(compiled.sql);
+  const same =
+    compiled.parameters.length === parameters.length &&
+    compiled.parameters.every((p, i) => p === parameters[i]);
+  if (same) kept.set(shape, made);
+  return { made, parameters: compiled.parameters };
+}
 
 export interface SelectedRow {
   readonly k: unknown;

@@ -1,6 +1,7 @@
 import { CompiledQuery, type RawBuilder } from 'kysely';
 import { UsersyncError } from '../../core/errors.js';
 import type { InsertResult, RowInsert, RowUpdate, WriteResult } from '../connector.js';
+import { compiledByShape } from '../sql-rows.js';
 import { isRowError, messageOf, mysqlFailure, type MysqlPlace } from './mysql-errors.js';
 import type { MysqlKysely } from './mysql-open.js';
 import { findColumn, isUniqueKey, type MysqlColumn, type MysqlTableInfo } from './mysql-schema.js';
@@ -79,12 +80,10 @@ async function updateTogether(
 }
 
 /**
- * A row's `updateIfUnchanged`, compiled. Its text depends only on the columns set, the
- * columns checked and which expected values are NULL (`is null`, no parameter), so
- * Kysely builds it once per such shape of a table: building a thousand statements a batch
- * cost more than the server took to run them. Its parameters are the values set, the key,
- * then the expected values that are not NULL, as `updateIfUnchanged` places them; the
- * text is kept only if Kysely's parameters for the shape's first row are exactly those.
+ * A row's `updateIfUnchanged`, compiled once per shape (`compiledByShape`): its text
+ * depends only on the columns set, the columns checked and which expected values are NULL
+ * (`is null`, no parameter). Its parameters are the values set, the key, then the expected
+ * values that are not NULL.
  */
 function updateStatement(
   trx: MysqlKysely,
@@ -104,15 +103,10 @@ function updateStatement(
     shape += `${column.name}\0${value === null ? 'null' : typeof value}\0`;
   let texts = updateTexts.get(target.info);
   if (!texts) updateTexts.set(target.info, (texts = new Map()));
-  const known = texts.get(shape);
-  if (known !== undefined) return { sql: known, parameters };
-  const compiled = updateIfUnchanged(target.info.ref, target.key.name, keyValue, set, expect).compile(trx);
-  const same =
-    compiled.parameters.length === parameters.length &&
-    compiled.parameters.every((p, i) => p === parameters[i]);
-  // A value `holds` sends otherwise than as it is: that shape is compiled row by row.
-  if (same) texts.set(shape, compiled.sql);
-  return compiled;
+  const compile = () =>
+    updateIfUnchanged(target.info.ref, target.key.name, keyValue, set, expect).compile(trx);
+  const compiled = compiledByShape(texts, shape, parameters, compile, (text) => text);
+  return { sql: compiled.made, parameters: compiled.parameters };
 }
 
 /** Text of a row's UPDATE by shape, for each table as loaded (a reload starts afresh). */

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { RawBuilder } from 'kysely';
 import { UsersyncError } from '../../core/errors.js';
 import type { InsertResult, RowInsert, RowUpdate, WriteResult } from '../connector.js';
+import { compiledByShape } from '../sql-rows.js';
 import { isRowError, rowErrorMessage, sqliteFailure } from './sqlite-errors.js';
 import type { SqliteKysely } from './sqlite-open.js';
 import { isGenerated, isSolePrimaryKey, type SqliteColumn, type SqliteTableInfo } from './sqlite-schema.js';
@@ -151,13 +152,11 @@ async function updateOne(
 }
 
 /**
- * A row's `updateIfUnchanged`, prepared. Its text depends only on the columns set, the
- * columns checked and the fingerprint asked for (every value is a parameter, NULL too), so
- * it is built and prepared once per such shape of a table: doing both for every row took
- * longer than running the statement. Its parameters are the values set, the key, the
- * expected values, then the fingerprint as read, as `updateIfUnchanged` places them; the
- * prepared statement is kept only if Kysely's parameters for the shape's first row are
- * exactly those. Run on the connection the transaction holds, like every statement here.
+ * A row's `updateIfUnchanged`, built and prepared once per shape (`compiledByShape`): its
+ * text depends only on the columns set, the columns checked and the fingerprint asked for
+ * (every value is a parameter, NULL too). Its parameters are the values set, the key, the
+ * expected values, then the fingerprint as read. Run on the connection the transaction
+ * holds, like every statement here.
  */
 function updateStatement(
   trx: SqliteKysely,
@@ -166,7 +165,7 @@ function updateStatement(
   keyValue: SqliteValue,
   set: ColumnValues,
   expect: ColumnValues,
-): { statement: Database.Statement; parameters: unknown[] } {
+): { statement: Database.Statement; parameters: readonly unknown[] } {
   const parameters: unknown[] = set.map(([, value]) => value);
   parameters.push(keyValue);
   for (const [, value] of expect) parameters.push(value);
@@ -178,17 +177,11 @@ function updateStatement(
   if (after) shape += `\0\0${after.asRead !== undefined}\0${after.columns.join('\0')}`;
   let statements = updateStatements.get(target.raw);
   if (!statements) updateStatements.set(target.raw, (statements = new Map()));
-  const known = statements.get(shape);
-  if (known) return { statement: known, parameters };
-  const compiled = updateIfUnchanged(target.info.ref, target.key.name, keyValue, set, expect, after).compile(
-    trx,
-  );
-  const statement = target.raw.prepare(compiled.sql);
-  const same =
-    compiled.parameters.length === parameters.length &&
-    compiled.parameters.every((p, i) => p === parameters[i]);
-  if (same) statements.set(shape, statement);
-  return { statement, parameters: [...compiled.parameters] };
+  const compile = () =>
+    updateIfUnchanged(target.info.ref, target.key.name, keyValue, set, expect, after).compile(trx);
+  const prepare = (text: string) => target.raw.prepare(text);
+  const prepared = compiledByShape(statements, shape, parameters, compile, prepare);
+  return { statement: prepared.made, parameters: prepared.parameters };
 }
 
 /** A row's UPDATE by table and shape, prepared on each open connection. */
