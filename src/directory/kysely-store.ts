@@ -66,7 +66,6 @@ import {
   listUsers,
   liveUsersWithoutLink,
   scanUsers,
-  userIdsChangedSince,
   usersChangedSince,
 } from './users.js';
 
@@ -101,9 +100,6 @@ export class KyselyDirectoryStore implements DirectoryStore {
   }
   usersChangedSince(since: string): Promise<DirectoryUser[]> {
     return usersChangedSince(this.db, since);
-  }
-  userIdsChangedSince(since: string): Promise<string[]> {
-    return userIdsChangedSince(this.db, since);
   }
   findUserByEmail(email: string): Promise<DirectoryUser | null> {
     return findUserByEmail(this.db, email);

@@ -199,8 +199,6 @@ export interface DirectoryStore {
   findUsersByEmailKeys(keys: readonly string[]): Promise<DirectoryUser[]>;
   /** Users written at or after `since` (ISO-8601), tombstones included. */
   usersChangedSince(since: string): Promise<DirectoryUser[]>;
-  /** The ids of the users `usersChangedSince` would return. */
-  userIdsChangedSince(since: string): Promise<string[]>;
   /** The live (not deleted) user with this email, matched case-insensitively after trimming. */
   findUserByEmail(email: string): Promise<DirectoryUser | null>;
   countUsers(): Promise<number>;

@@ -57,11 +57,6 @@ export async function usersChangedSince(db: Kysely<Database>, since: string): Pr
   return rows.map(toUser);
 }
 
-export async function userIdsChangedSince(db: Kysely<Database>, since: string): Promise<string[]> {
-  const rows = await db.selectFrom('users').select('id').where('updated_at', '>=', since).execute();
-  return rows.map((row) => row.id);
-}
-
 /** Live users with no link in this connection: those a full sync may give a row. */
 export async function liveUsersWithoutLink(
   db: Kysely<Database>,
