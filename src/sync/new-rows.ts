@@ -129,8 +129,9 @@ export async function importNewRows(
     await yieldToEventLoop();
     const rows = page.filter((row) => {
       const email = parseEmail(row.values[ctx.mapping.emailColumn]);
-      const hash = email.ok ? emailHash(email.key) : 0;
-      if (!email.ok || streamed.keyByEmailHash.get(hash) !== row.key) return false;
+      if (!email.ok) return false;
+      const hash = emailHash(email.key);
+      if (streamed.keyByEmailHash.get(hash) !== row.key) return false;
       // Imported once, even if the source meanwhile repeats the row.
       streamed.keyByEmailHash.delete(hash);
       return true;
