@@ -359,6 +359,22 @@ export function describeBatch(makeStore: MakeStore): void {
       );
     });
 
+    it('liveUsersWithoutLink with no tombstone: none once every user has a link here, else those without', async () => {
+      const { store } = await open();
+      await store.applyBatch('crm', [
+        { type: 'createUser', user: newUser('u1', 'ann@example.com'), link: link('u1', 'k1') },
+        { type: 'createUser', user: newUser('u2', 'bo@example.com'), link: link('u2', 'k2') },
+      ]);
+      expect(await store.liveUsersWithoutLink('crm')).toEqual([]);
+      const lone = await store.createUser({ email: 'cy@example.com' });
+      expect((await store.liveUsersWithoutLink('crm')).map((u) => u.id)).toEqual([lone.id]);
+      // As many links as live users, but one is a tombstone's: the live user without one still counts.
+      await store.deleteUser('u2');
+      expect((await store.liveUsersWithoutLink('crm')).map((u) => u.id)).toEqual([lone.id]);
+      await store.applyBatch('crm', [{ type: 'putLink', link: link(lone.id, 'k3') }]);
+      expect(await store.liveUsersWithoutLink('crm')).toEqual([]);
+    });
+
     it('fingerprints: set and cleared per link, read with the links, forgotten when a link is written', async () => {
       const { store } = await open();
       await store.applyBatch('crm', [
