@@ -140,8 +140,15 @@ export function splitRows(
 
 /** The quiet rows a read met: their keys, and the keys met again in quiet rows after the first. */
 export interface QuietKeys {
-  readonly keys: Set<string>;
+  readonly keys: QuietKeySet;
   readonly again: string[];
+}
+
+/** The keys of quiet rows: a Set, or marks kept elsewhere (see sync/fingerprints.ts). */
+export interface QuietKeySet {
+  readonly size: number;
+  has(key: string): boolean;
+  add(key: string): void;
 }
 
 /** Counts a quiet row in. */

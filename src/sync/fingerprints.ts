@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import type { ConnectionConfig } from '../config.js';
 import type { RowFingerprint, SourceConnector, SourceRow } from '../connectors/connector.js';
-import { pairDigest, type DirectoryDigest, type PairDigest } from '../core/quiet-row.js';
+import { pairDigest, type DirectoryDigest, type PairDigest, type QuietKeySet } from '../core/quiet-row.js';
 import type { ConnectionState, DirectoryStore, FingerprintAt } from '../directory/store.js';
 import { HOLD_NEW_ROWS } from './new-rows.js';
 import { yieldToEventLoop } from './yield.js';
@@ -50,7 +50,7 @@ export interface FingerprintCheck {
   /** The links of the rows to read in full and of the rows gone, as digests (not the quiet rows'). */
   readonly directory: DirectoryDigest;
   /** The keys of the rows found quiet without being read. */
-  readonly quiet: Set<string>;
+  readonly quiet: QuietKeySet;
   /** Rows that changed, are new, repeat a key, or whose user was written: looked up in full. */
   readonly suspectKeys: readonly string[];
 }
@@ -72,24 +72,28 @@ export async function checkFingerprints(
   if (!source.scanFingerprints) return null;
   if (state.fingerprintTag !== tag || state.fingerprintsCheckedAt === null) return null;
 
-  const quiet = new Set<string>();
   const suspects = new Set<string>();
-  const compare = (links: ReadonlyMap<string, string | null>, page: readonly RowFingerprint[]) => {
+  const compare = (quiet: QuietMarks, page: readonly RowFingerprint[]) => {
     for (const { key, fingerprint } of page) {
       if (suspects.has(key)) continue;
-      // A key met twice: neither row is quiet.
-      if (quiet.delete(key) || fingerprint !== links.get(key)) suspects.add(key);
-      else quiet.add(key);
+      const had = quiet.marks.get(key);
+      if (had === fingerprint) quiet.add(key);
+      else {
+        // A key met twice: neither row is quiet.
+        if (had === QUIET) quiet.drop(key);
+        suspects.add(key);
+      }
     }
   };
   // Both at once: the source digests its rows on its own time while the links are read.
   // Its pages wait only until the links are in, then are compared as they come.
-  let loaded: Map<string, string | null> | null = null;
+  let loaded: QuietMarks | null = null;
   const waiting: RowFingerprint[][] = [];
-  const [links] = await Promise.all([
+  const [quiet] = await Promise.all([
     trustedFingerprints(store, connection.name).then((links) => {
-      for (const page of waiting.splice(0)) compare(links, page);
-      return (loaded = links);
+      const quiet = new QuietMarks(links);
+      for (const page of waiting.splice(0)) compare(quiet, page);
+      return (loaded = quiet);
     }),
     (async () => {
       for await (const page of source.scanFingerprints!({ columns, pageSize: PAGE_SIZE })) {
@@ -100,22 +104,44 @@ export async function checkFingerprints(
   ]);
   if (suspects.size > mostLookedUp) return null;
   // The planner compares the other rows with their pairs, and judges the links of rows gone.
-  for (const key of quiet) links.delete(key);
+  const others: string[] = [];
+  for (const [key, mark] of quiet.marks) if (mark !== QUIET) others.push(key);
   const pairs = new Map<string, PairDigest>();
-  for (const { link, user, fingerprint } of await store.findLinksWithUsers(connection.name, [
-    ...links.keys(),
-  ])) {
+  for (const { link, user, fingerprint } of await store.findLinksWithUsers(connection.name, others)) {
     pairs.set(link.key, pairDigest(link, user, connection.fields, fingerprint));
   }
   return { directory: { links: pairs }, quiet, suspectKeys: [...suspects] };
 }
 
+/**
+ * A link's fingerprint (null: none its user's version vouches for), or QUIET once its row
+ * was found to match it. Marking the links' own map spares a set of a million quiet keys.
+ */
+type Mark = string | null | typeof QUIET;
+const QUIET = true;
+
+/** The keys marked QUIET in the links' map, as the read takes quiet keys. */
+class QuietMarks implements QuietKeySet {
+  size = 0;
+  constructor(readonly marks: Map<string, Mark>) {}
+  has(key: string): boolean {
+    return this.marks.get(key) === QUIET;
+  }
+  add(key: string): void {
+    if (this.marks.get(key) === QUIET) return;
+    this.marks.set(key, QUIET);
+    this.size += 1;
+  }
+  /** A key met again: it is not quiet after all. */
+  drop(key: string): void {
+    this.marks.set(key, null);
+    this.size -= 1;
+  }
+}
+
 /** Every link's key → its fingerprint, null where it has none its user's version vouches for. */
-async function trustedFingerprints(
-  store: DirectoryStore,
-  connection: string,
-): Promise<Map<string, string | null>> {
-  const links = new Map<string, string | null>();
+async function trustedFingerprints(store: DirectoryStore, connection: string): Promise<Map<string, Mark>> {
+  const links = new Map<string, Mark>();
   for await (const page of store.scanLinkFingerprints(connection, PAGE_SIZE)) {
     for (const { key, fingerprint } of page) links.set(key, fingerprint);
     await yieldToEventLoop();

@@ -21,6 +21,7 @@ import {
   type DirectoryDigest,
   type PairDigest,
   type QuietKeys,
+  type QuietKeySet,
   type RowFacts,
 } from '../core/quiet-row.js';
 import type { LinkState } from '../core/link.js';
@@ -176,7 +177,7 @@ async function readRows(
   directory: DirectoryDigest,
   lookUp: (rows: readonly SourceRow[]) => Promise<RowFacts>,
   options: ReadPlanOptions,
-  known: { quiet: Set<string>; fingerprints: FingerprintChanges | null },
+  known: { quiet: QuietKeySet; fingerprints: FingerprintChanges | null },
 ) {
   const rows: SourceRow[] = [];
   // What the directory says about the rows kept in full (new-user rows have nothing to say).
