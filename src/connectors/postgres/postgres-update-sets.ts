@@ -41,6 +41,7 @@ export async function updateSets(
   const failed = new Map<number, WriteResult>();
   const repeated = await repeatedKeysOf(db, target, updates);
   const columns = new Map(target.info.columns.map((column) => [column.name, column]));
+  const shapeOf = shapes(columns);
   // Rows run one after another in order; a key repeated in the batch must see the first
   // update done, so it starts a new segment. In a segment the keys all differ, so the
   // order does not matter and the rows go by shape.
@@ -58,7 +59,7 @@ export async function updateSets(
       [segment, keys] = [new Segment(), new Set()];
     }
     keys.add(update.key);
-    segment.add(i, shapeOf(columns, update));
+    segment.add(i, shapeOf(update));
   }
   segments.push(segment);
   return {
@@ -140,10 +141,42 @@ interface Group {
 }
 
 /**
+ * `shapeOf`, worked out once per arrangement of an update: the names it sets and checks,
+ * in their order, and the kind of each value, which is all a shape depends on. A first
+ * sync's write-backs share one arrangement, so each row costs a string and a lookup.
+ */
+function shapes(columns: ReadonlyMap<string, PgColumn>): (update: RowUpdate) => Shape | undefined {
+  const known = new Map<string, Shape | null>();
+  return (update) => {
+    const arrangement = arrangementOf(update);
+    let shape = known.get(arrangement);
+    if (shape === undefined) known.set(arrangement, (shape = shapeOf(columns, update) ?? null));
+    return shape ?? undefined;
+  };
+}
+
+function arrangementOf(update: RowUpdate): string {
+  let arrangement = '';
+  for (const name in update.set) arrangement += `${name}\0${kindOf(update.set[name])}`;
+  arrangement += '\0\0';
+  for (const name in update.expect) arrangement += `${name}\0${kindOf(update.expect[name])}`;
+  const after = update.fingerprint;
+  if (after) arrangement += `\0\0${after.asRead !== undefined}\0${after.columns.join('\0')}`;
+  return arrangement;
+}
+
+/** What isPlain and holdingOf see of a value: a Date, another plain value, or neither. */
+function kindOf(value: unknown): string {
+  if (value instanceof Date) return 'd';
+  if (value === null || value === undefined) return 'p';
+  const type = typeof value;
+  return type === 'string' || type === 'number' || type === 'boolean' || type === 'bigint' ? 'p' : 'o';
+}
+
+/**
  * The columns an update sets and checks, and how each is checked (as `holds` would), or
  * undefined when it must go alone: a column the table lacks (its error is the row's), or
- * a value that is not plain (a Buffer, an array, an object outside a JSON column). Run
- * for every row of a first sync, so it builds no more than it returns.
+ * a value that is not plain (a Buffer, an array, an object outside a JSON column).
  */
 function shapeOf(columns: ReadonlyMap<string, PgColumn>, update: RowUpdate): Shape | undefined {
   // NUL cannot occur in a PostgreSQL name, so it separates them unambiguously.
