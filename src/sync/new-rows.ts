@@ -5,6 +5,8 @@
  * after the rest of the plan is applied, `importNewRows` reads the source again and plans
  * and imports them a page at a time. A run's memory then does not grow with the users it
  * imports, and the mass-change guard is unaffected: an import changes no existing user.
+ * Into an empty directory the first read takes only each row's email (see `narrow` in
+ * read-plan.ts): every row is then imported from the second.
  */
 import type { SourceConnector, SourceRow } from '../connectors/connector.js';
 import type { IssueReport } from '../core/issue.js';

@@ -47,6 +47,12 @@ export interface ReadPlanOptions {
   readonly holdAllRows?: boolean | undefined;
   /** How many new-user rows to hold before streaming them (tests set it low). */
   readonly holdNewRows?: number | undefined;
+  /**
+   * A first sync into an empty directory reads each row's email and cursor before the rows
+   * to import (see `narrow` in readAndPlan); false reads every column at once, as any
+   * other full sync (tests compare the two).
+   */
+  readonly narrowFirstRead?: boolean | undefined;
   /** Fingerprints (see fingerprints.ts): how many rows a full sync may look up before it scans instead. */
   readonly fingerprints?: { readonly mostLookedUp?: number } | undefined;
 }
@@ -127,14 +133,36 @@ export async function readAndPlan(
     };
     // A linked row's fingerprint is kept if its pair is quiet; see readWithRows for new rows'.
     const fingerprint = tag !== null && (directory.links.size > 0 || over.readWithRows);
+    // A first sync into an empty directory: every row with a valid email is a new user's,
+    // imported from a second read (new-rows.ts), and the planner judges the others (no valid
+    // email) by their key and email alone. So this read takes only the email and the cursor.
+    const narrow =
+      (options.narrowFirstRead ?? true) &&
+      !checked &&
+      totalUsers === 0 &&
+      directory.links.size === 0 &&
+      !connection.filter &&
+      !options.holdAllRows;
     const pages = checked
       ? lookUpRows(source, checked.suspectKeys, columns)
-      : source.scan({ columns, pageSize: PAGE_SIZE, fingerprint });
+      : source.scan({
+          columns: narrow ? identifyingColumns(connection) : columns,
+          pageSize: PAGE_SIZE,
+          fingerprint,
+        });
     const fingerprints = tag === null ? null : new FingerprintChanges(tag, over);
-    const read = await readRows(ctx, connection, pages, directory, lookUp, options, {
-      quiet: checked?.quiet ?? new Set(),
-      fingerprints,
-    });
+    const read = await readRows(
+      ctx,
+      connection,
+      pages,
+      directory,
+      lookUp,
+      narrow ? { ...options, holdNewRows: 0 } : options,
+      {
+        quiet: checked?.quiet ?? new Set(),
+        fingerprints,
+      },
+    );
     const { rows: moreRows, streamed } = await read.newRows.finish(read.rows, read.repeatedKeys, {
       source,
       columns,
@@ -222,6 +250,12 @@ async function readRows(
     }
   }
   return { rows, quiet, newRows, met, repeatedKeys, maxCursor, facts };
+}
+
+/** What a narrow first read takes of each row besides its key: the email and the cursor. */
+function identifyingColumns(connection: ConnectionConfig): string[] {
+  const { emailColumn, cursor } = connection;
+  return cursor && cursor !== emailColumn ? [emailColumn, cursor] : [emailColumn];
 }
 
 /**

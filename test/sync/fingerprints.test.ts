@@ -31,9 +31,12 @@ interface Reads {
 /** A pool whose sources count what they read. */
 class CountingPool extends HookedPool {
   reads: Reads = { scanned: 0, lookedUp: 0, fingerprints: 0 };
+  /** The columns each scan asked for, since the last sync began. */
+  scans: Array<readonly string[]> = [];
 
   protected hooks(source: SourceConnector): Partial<SourceConnector> {
     const reads = () => this.reads;
+    const scans = () => this.scans;
     async function* counted<T>(pages: AsyncIterable<T[]>, count: keyof Reads): AsyncIterable<T[]> {
       for await (const page of pages) {
         reads()[count] += page.length;
@@ -41,7 +44,10 @@ class CountingPool extends HookedPool {
       }
     }
     return {
-      scan: (o) => counted(source.scan(o), 'scanned'),
+      scan: (o) => {
+        scans().push(o.columns);
+        return counted(source.scan(o), 'scanned');
+      },
       scanFingerprints: (o) => counted(source.scanFingerprints!(o), 'fingerprints'),
       lookup: async (...args: Parameters<SourceConnector['lookup']>): Promise<SourceRow[]> => {
         const rows = await source.lookup(...args);
@@ -62,6 +68,7 @@ async function quietClub(extra: Record<string, unknown> = {}) {
   pools.push(pool);
   const sync = async (options: Partial<SyncOptions> = {}) => {
     pool.reads = { scanned: 0, lookedUp: 0, fingerprints: 0 };
+    pool.scans = [];
     const result = await runConnectionSync({ ...world.services, sources: pool }, world.connection(), {
       trigger: 'manual',
       ...options,
@@ -70,7 +77,11 @@ async function quietClub(extra: Record<string, unknown> = {}) {
     return { result, reads: pool.reads };
   };
   const imported = await sync();
-  expect(imported.reads.scanned).toBe(12);
+  // An empty directory: a first read of each row's email, then the rows to import in full.
+  const { emailColumn, fields } = world.connection();
+  expect(pool.scans[0]).toEqual([emailColumn]);
+  expect(pool.scans[1]).toEqual(expect.arrayContaining(fields.map((f) => f.column)));
+  expect(imported.reads.scanned).toBe(24);
   expect(imported.result.counts.source.updated).toBe(12); // every userId written back
   return { world, keys, sync };
 }

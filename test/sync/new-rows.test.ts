@@ -116,6 +116,38 @@ describe('new-user rows read again and imported page by page', () => {
     expect(last.total).toBe(7);
   });
 
+  it('into an empty directory, a first read of the emails gives what reading every column gives', async () => {
+    // The same rows without the one an app user matches: the directory starts empty.
+    const csv = CSV.replace('10,app@x.io,From the source,\n', '');
+    const firstSync = async (narrowFirstRead: boolean) => {
+      const w = await csvWorld(csv);
+      const run = runOf(await w.sync({ narrowFirstRead }), 'sheet');
+      const users = await w.users();
+      const idOf = new Map(users.map((u) => [u.id, u.email]));
+      const rows: Array<Record<string, string>> = parse(readFileSync(w.path('members.csv')), {
+        columns: true,
+      });
+      const outcome = {
+        counts: run.counts,
+        users: users.map((u) => `${u.email} ${u.name}`).sort(),
+        links: (await w.links('sheet')).map((l) => `${l.key} → ${idOf.get(l.userId)}`).sort(),
+        written: rows.map((r) => `${r.id}:${r.user_id ? idOf.get(r.user_id) : ''}`),
+        issues: (await w.openIssues()).map((i) => `${i.kind} ${i.rows.join(',')}: ${i.message}`).sort(),
+      };
+      expectNoChanges(await w.sync());
+      return outcome;
+    };
+    const narrow = await firstSync(true);
+    const full = await firstSync(false);
+    expect(narrow).toEqual(full);
+    expect(narrow.counts).toMatchObject({ app: { created: 6 }, source: { updated: 6 } });
+    expect(narrow.issues.map((i) => i.split(':')[0])).toEqual([
+      'duplicate_email 7,8',
+      'invalid_email 11',
+      'invalid_value 9',
+    ]);
+  });
+
   it('two new rows whose emails share a hash are each imported, as when held', async () => {
     // FNV-1a gives these two addresses one 32-bit hash: the read takes them for rows sharing an email.
     expect(emailHash('m763399@x.io')).toBe(emailHash('m1109514@x.io'));
