@@ -7,6 +7,7 @@
  */
 
 import { UsersyncError } from '../core/errors.js';
+import type { BucketDigest } from '../core/fingerprint-buckets.js';
 import type { SourceRow } from '../core/source-row.js';
 
 export type { SourceRow };
@@ -91,6 +92,8 @@ export interface ScanOptions {
   readonly pageSize: number;
   /** Give each row its fingerprint over `columns` (connectors with `scanFingerprints`). */
   readonly fingerprint?: boolean;
+  /** Only the rows whose fingerprints fall in these buckets (connectors with `digestFingerprints`). */
+  readonly buckets?: readonly number[];
 }
 
 /** A row's key and the source's digest of its values (see `SourceConnector.scanFingerprints`). */
@@ -127,6 +130,13 @@ export interface SourceConnector {
    * costs a full read.
    */
   scanFingerprints?(options: ScanOptions): AsyncIterable<RowFingerprint[]>;
+  /**
+   * Optional, with `scanFingerprints`: the digests of every row's fingerprint over
+   * `columns`, by bucket (core/fingerprint-buckets.ts), so a full sync with nothing to do
+   * moves no fingerprint. A connector that has it gives fingerprints that are signed 64-bit
+   * integers (decimal text) over the key and values, and honours `ScanOptions.buckets`.
+   */
+  digestFingerprints?(columns: readonly string[]): Promise<BucketDigest[]>;
   /** Rows whose cursor column is >= `since` (optional; see `capabilities.supportsCursor`). */
   readChangedSince?(cursorColumn: string, since: unknown, options: ScanOptions): AsyncIterable<SourceRow[]>;
   close(): Promise<void>;

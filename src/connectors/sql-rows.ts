@@ -95,3 +95,14 @@ export function digestedColumns(
 export async function* fingerprintsOf(pages: AsyncIterable<SourceRow[]>): AsyncIterable<RowFingerprint[]> {
   for await (const page of pages) yield page.map((row) => ({ key: row.key, fingerprint: row.fingerprint! }));
 }
+
+/** The fingerprints of rows read in one query, `pageSize` at a time. */
+export function* inPages(rows: readonly SelectedRow[], pageSize: number): Iterable<RowFingerprint[]> {
+  const size = Math.max(1, Math.floor(pageSize));
+  for (let i = 0; i < rows.length; i += size) {
+    yield rows.slice(i, i + size).map((row) => {
+      const { key, fingerprint } = toSourceRow(row, []);
+      return { key, fingerprint: fingerprint! };
+    });
+  }
+}

@@ -33,4 +33,6 @@ export interface DirectoryDialect {
    * race). Never for a primary key: a reused id is a bug to surface, not a lost race.
    */
   isUniqueViolation(error: unknown): boolean;
+  /** `value` is one of these buckets (core/fingerprint-buckets.ts), however many. */
+  oneOf(value: RawBuilder<unknown>, buckets: readonly number[]): RawBuilder<boolean>;
 }

@@ -5,6 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import { UsersyncError } from '../core/errors.js';
+import type { BucketDigest } from '../core/fingerprint-buckets.js';
 import type { IssueKind, IssueReport } from '../core/issue.js';
 import type { LinkState } from '../core/link.js';
 import type { DirectoryUser } from '../core/user.js';
@@ -18,6 +19,7 @@ import {
   findLinksWithUsers,
   linksOfUser,
   linksOfUsers,
+  digestLinkFingerprints,
   scanLinkFingerprints,
   scanLinks,
   scanLinksWithUsers,
@@ -126,8 +128,16 @@ export class KyselyDirectoryStore implements DirectoryStore {
   findLinksWithUsers(connection: string, keys: readonly string[]): Promise<LinkWithUser[]> {
     return findLinksWithUsers(this.db, connection, keys);
   }
-  scanLinkFingerprints(connection: string, pageSize: number): AsyncIterable<LinkFingerprint[]> {
-    return scanLinkFingerprints(this.db, connection, pageSize);
+  scanLinkFingerprints(
+    connection: string,
+    pageSize: number,
+    buckets?: readonly number[],
+  ): AsyncIterable<LinkFingerprint[]> {
+    const only = buckets && { buckets, oneOf: this.directoryDialect.oneOf };
+    return scanLinkFingerprints(this.db, connection, pageSize, only);
+  }
+  digestLinkFingerprints(connection: string): Promise<{ buckets: BucketDigest[]; untrusted: number }> {
+    return digestLinkFingerprints(this.db, connection);
   }
   setFingerprints(
     connection: string,

@@ -1,6 +1,14 @@
 /** Links (SPEC §1): per (connection, user), the source row's key and the baseline. */
 import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
+import {
+  BUCKET_DIGEST_SELECT,
+  BUCKET_MASK,
+  toBucketDigest,
+  type BucketDigest,
+  type BucketDigestRow,
+} from '../core/fingerprint-buckets.js';
 import type { Baseline, LinkState } from '../core/link.js';
+import type { DirectoryDialect } from './dialect.js';
 import { toUser } from './users.js';
 import type { Database, LinksTable } from './schema.js';
 import type { FingerprintAt, LinkFingerprint, LinkWithUser } from './store.js';
@@ -55,6 +63,9 @@ export async function* scanLinks(
 const trustedFingerprint = sql<
   string | null
 >`case when links.fingerprint_version = users.version then links.fingerprint end`;
+
+/** The trusted fingerprint as a number, for digests (core/fingerprint-buckets.ts). */
+const trustedFingerprintValue = sql<number | null>`cast(${trustedFingerprint} as bigint)`;
 
 function linksWithUsers(db: Kysely<Database>, connection: string) {
   return db
@@ -125,6 +136,7 @@ export async function* scanLinkFingerprints(
   db: Kysely<Database>,
   connection: string,
   pageSize: number,
+  only?: { buckets: readonly number[]; oneOf: DirectoryDialect['oneOf'] },
 ): AsyncIterable<LinkFingerprint[]> {
   const pages = byKey(pageSize, (after, limit) => {
     let query = db
@@ -136,11 +148,36 @@ export async function* scanLinkFingerprints(
       .orderBy('links.source_key')
       .limit(limit);
     if (after !== undefined) query = query.where('links.source_key', '>', after);
+    if (only) {
+      const bucket = sql`(${trustedFingerprintValue} & ${sql.raw(String(BUCKET_MASK))})`;
+      query = query.where(
+        sql<boolean>`(${trustedFingerprint} is null or ${only.oneOf(bucket, only.buckets)})`,
+      );
+    }
     return query.execute();
   });
   for await (const rows of pages) {
     yield rows.map((row) => ({ key: row.source_key, fingerprint: row.fingerprint }));
   }
+}
+
+/**
+ * The fingerprints of a connection's links that their users' versions vouch for, digested
+ * by bucket, and how many links have none (their NULL fingerprints make a bucket of their own).
+ */
+export async function digestLinkFingerprints(
+  db: Kysely<Database>,
+  connection: string,
+): Promise<{ buckets: BucketDigest[]; untrusted: number }> {
+  const { rows } = await sql<BucketDigestRow>`select ${sql.raw(BUCKET_DIGEST_SELECT)}
+    from (select ${trustedFingerprintValue} as f from links join users on users.id = links.user_id
+          where links.connection = ${connection}) as fingerprints
+    group by 1`.execute(db);
+  const untrusted = rows.find((row) => row.b === null);
+  return {
+    buckets: rows.filter((row) => row.b !== null).map(toBucketDigest),
+    untrusted: untrusted ? Number(untrusted.n) : 0,
+  };
 }
 
 /**

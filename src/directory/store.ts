@@ -2,6 +2,7 @@
  * The directory: users (SPEC §1), links with baselines, sync runs, sync issues, run locks
  * and per-connection state. One implementation over Kysely serves SQLite and PostgreSQL.
  */
+import type { BucketDigest } from '../core/fingerprint-buckets.js';
 import type { IssueKind, IssueReport } from '../core/issue.js';
 import type { LinkState } from '../core/link.js';
 import type { CustomValue, DirectoryUser, NewUser, UserPatch, UserStatus } from '../core/user.js';
@@ -214,8 +215,22 @@ export interface DirectoryStore {
   scanLinksWithUsers(connection: string, pageSize: number): AsyncIterable<LinkWithUser[]>;
   /** The links of these row keys, each with its user. */
   findLinksWithUsers(connection: string, keys: readonly string[]): Promise<LinkWithUser[]>;
-  /** A connection's links by row key, with their fingerprints. */
-  scanLinkFingerprints(connection: string, pageSize: number): AsyncIterable<LinkFingerprint[]>;
+  /**
+   * A connection's links by row key, with their fingerprints; with `buckets`, only the links
+   * whose trusted fingerprint falls in one of them (core/fingerprint-buckets.ts) and those
+   * with none trusted.
+   */
+  scanLinkFingerprints(
+    connection: string,
+    pageSize: number,
+    buckets?: readonly number[],
+  ): AsyncIterable<LinkFingerprint[]>;
+  /**
+   * The digests, by bucket, of the fingerprints of a connection's links that their users'
+   * versions vouch for, and how many links have none. Only for a source whose fingerprints
+   * are digested by bucket.
+   */
+  digestLinkFingerprints(connection: string): Promise<{ buckets: BucketDigest[]; untrusted: number }>;
   /** Sets the fingerprints of these links' rows, by row key (null clears one). */
   setFingerprints(connection: string, fingerprints: ReadonlyMap<string, FingerprintAt | null>): Promise<void>;
   /** Live users with no link in this connection. */

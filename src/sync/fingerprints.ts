@@ -15,10 +15,15 @@
  * The other rows are looked up by key and planned as in any full sync; a link whose row no
  * longer comes back is a row deleted. Past MOST_LOOKED_UP such rows, scanning is the
  * cheaper way, and the sync reads every row as it does without fingerprints.
+ *
+ * A source that also digests its fingerprints by bucket (core/fingerprint-buckets.ts) is
+ * compared bucket by bucket first, and only the rows and links of the buckets that differ
+ * are compared one by one: a sync with nothing to do then reads no fingerprint at all.
  */
 import { createHash } from 'node:crypto';
 import type { ConnectionConfig } from '../config.js';
 import type { RowFingerprint, SourceConnector, SourceRow } from '../connectors/connector.js';
+import { BUCKET_BITS, differingBuckets } from '../core/fingerprint-buckets.js';
 import { pairDigest, type DirectoryDigest, type PairDigest, type QuietKeySet } from '../core/quiet-row.js';
 import type { ConnectionState, DirectoryStore, FingerprintAt } from '../directory/store.js';
 import { HOLD_NEW_ROWS } from './new-rows.js';
@@ -72,6 +77,7 @@ export async function checkFingerprints(
   if (!source.scanFingerprints) return null;
   if (state.fingerprintTag !== tag || state.fingerprintsCheckedAt === null) return null;
 
+  const { buckets, alikeRows, untrusted } = await bucketsToCompare(store, connection.name, source, columns);
   const suspects = new Set<string>();
   const compare = (quiet: QuietMarks, page: readonly RowFingerprint[]) => {
     for (const { key, fingerprint } of page) {
@@ -89,27 +95,43 @@ export async function checkFingerprints(
   // Its pages wait only until the links are in, then are compared as they come.
   let loaded: QuietMarks | null = null;
   const waiting: RowFingerprint[][] = [];
-  const [quiet] = await Promise.all([
-    trustedFingerprints(store, connection.name).then((links) => {
-      const quiet = new QuietMarks(links);
-      for (const page of waiting.splice(0)) compare(quiet, page);
-      return (loaded = quiet);
-    }),
+  const [, quiet] = await Promise.all([
     (async () => {
-      for await (const page of source.scanFingerprints!({ columns, pageSize: PAGE_SIZE })) {
+      if (buckets?.length === 0) return;
+      for await (const page of source.scanFingerprints!({ columns, pageSize: PAGE_SIZE, buckets })) {
         if (loaded) compare(loaded, page);
         else waiting.push(page);
       }
     })(),
+    // After the source's query is out: a SQLite directory holds the event loop while it reads.
+    yieldToEventLoop()
+      .then(() =>
+        buckets?.length === 0 && !untrusted
+          ? new Map<string, Mark>()
+          : trustedFingerprints(store, connection.name, buckets),
+      )
+      .then((links) => {
+        const quiet = new QuietMarks(links, buckets ? { alikeRows, suspects } : null);
+        for (const page of waiting.splice(0)) compare(quiet, page);
+        return (loaded = quiet);
+      }),
   ]);
   if (suspects.size > mostLookedUp) return null;
   // The planner compares the other rows with their pairs, and judges the links of rows gone.
   const others: string[] = [];
   for (const [key, mark] of quiet.marks) if (mark !== QUIET) others.push(key);
+  // A suspect the marks lack is a new row, unless its link lies in a bucket found alike:
+  // its key repeats (the link's row is as it was, another row has the key too), or, by a
+  // chance of about one in 2^48, digests agreed over a change.
+  const unmarked = buckets ? [...suspects].filter((key) => !quiet.marks.has(key)) : [];
   const pairs = new Map<string, PairDigest>();
-  for (const { link, user, fingerprint } of await store.findLinksWithUsers(connection.name, others)) {
+  for (const { link, user, fingerprint } of await store.findLinksWithUsers(connection.name, [
+    ...others,
+    ...unmarked,
+  ])) {
     pairs.set(link.key, pairDigest(link, user, connection.fields, fingerprint));
   }
+  for (const key of unmarked) if (pairs.has(key)) quiet.drop(key);
   return { directory: { links: pairs }, quiet, suspectKeys: [...suspects] };
 }
 
@@ -120,29 +142,79 @@ export async function checkFingerprints(
 type Mark = string | null | typeof QUIET;
 const QUIET = true;
 
-/** The keys marked QUIET in the links' map, as the read takes quiet keys. */
+/**
+ * The keys marked QUIET in the links' map, as the read takes quiet keys. When the links
+ * were read by bucket, the links of the buckets alike on both sides are quiet unread: the
+ * map lacks them, and lacks no other key but the suspects'.
+ */
 class QuietMarks implements QuietKeySet {
-  size = 0;
-  constructor(readonly marks: Map<string, Mark>) {}
+  size: number;
+  constructor(
+    readonly marks: Map<string, Mark>,
+    private readonly unread: { readonly alikeRows: number; readonly suspects: ReadonlySet<string> } | null,
+  ) {
+    this.size = unread?.alikeRows ?? 0;
+  }
   has(key: string): boolean {
-    return this.marks.get(key) === QUIET;
+    const mark = this.marks.get(key);
+    if (mark !== undefined) return mark === QUIET;
+    return this.unread !== null && !this.unread.suspects.has(key);
   }
   add(key: string): void {
     if (this.marks.get(key) === QUIET) return;
     this.marks.set(key, QUIET);
     this.size += 1;
   }
-  /** A key met again: it is not quiet after all. */
+  /** A key met again, or a link counted quiet unread whose key is a suspect's: not quiet after all. */
   drop(key: string): void {
     this.marks.set(key, null);
     this.size -= 1;
   }
 }
 
-/** Every link's key → its fingerprint, null where it has none its user's version vouches for. */
-async function trustedFingerprints(store: DirectoryStore, connection: string): Promise<Map<string, Mark>> {
+/** What the digests leave to compare one by one (see bucketsToCompare). */
+interface BucketsToCompare {
+  /** The buckets whose rows and links to compare; undefined: every one, as without digests. */
+  readonly buckets: readonly number[] | undefined;
+  /** How many rows the other buckets hold (on both sides alike). */
+  readonly alikeRows: number;
+  /** Whether some links have no trusted fingerprint: they are compared too, whatever their bucket. */
+  readonly untrusted: boolean;
+}
+
+/** The source's fingerprints and the links' digested by bucket, each side in its own database and both at once. */
+async function bucketsToCompare(
+  store: DirectoryStore,
+  connection: string,
+  source: SourceConnector,
+  columns: readonly string[],
+): Promise<BucketsToCompare> {
+  if (!source.digestFingerprints) return { buckets: undefined, alikeRows: 0, untrusted: true };
+  const [theirs, ours] = await Promise.all([
+    source.digestFingerprints(columns),
+    // The source's query goes out first: a SQLite directory holds the event loop while it sums.
+    yieldToEventLoop().then(() => store.digestLinkFingerprints(connection)),
+  ]);
+  const { differing, alikeRows } = differingBuckets(ours.buckets, theirs);
+  // Past this, reading by bucket spares little of a full read of the fingerprints.
+  if (differing.length > MOST_BUCKETS_COMPARED) return { buckets: undefined, alikeRows: 0, untrusted: true };
+  return { buckets: differing, alikeRows, untrusted: ours.untrusted > 0 };
+}
+
+/** Differing buckets past which the check reads every fingerprint: half of them. */
+const MOST_BUCKETS_COMPARED = 2 ** (BUCKET_BITS - 1);
+
+/**
+ * Every link's key → its fingerprint, null where it has none its user's version vouches
+ * for; with `buckets`, only the links with no trusted fingerprint and those in them.
+ */
+async function trustedFingerprints(
+  store: DirectoryStore,
+  connection: string,
+  buckets: readonly number[] | undefined,
+): Promise<Map<string, Mark>> {
   const links = new Map<string, Mark>();
-  for await (const page of store.scanLinkFingerprints(connection, PAGE_SIZE)) {
+  for await (const page of store.scanLinkFingerprints(connection, PAGE_SIZE, buckets)) {
     for (const { key, fingerprint } of page) links.set(key, fingerprint);
     await yieldToEventLoop();
   }

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FingerprintAfter, SourceConnector, SourceRow } from '../../src/connectors/connector.js';
 import { isUsersyncError } from '../../src/core/errors.js';
+import type { BucketDigest } from '../../src/core/fingerprint-buckets.js';
+import { bucketOf, byBucket, digestsOf } from '../support/bucket-digests.js';
 
 /**
  * The behaviour every connector shares (SPEC §8), run by each connector's test file
@@ -34,13 +36,19 @@ export interface ContractOptions {
   readonly generatesKeys?: boolean;
 }
 
+const DIGESTS = 'fingerprints digested by bucket: what they add up to, and a read of some buckets';
+
 /** The skips of a kind that cannot digest its rows itself: a full sync of it reads every row. */
 export const NO_FINGERPRINTS: Readonly<Record<string, string>> = {
   'fingerprints: one per row, the same a row read in full or looked up carries': 'no scanFingerprints',
   'a fingerprint changes with the columns digested and only with them': 'no scanFingerprints',
   'an update asking for its fingerprint after gets it, and asking for the row as read lands only while it is':
     'no scanFingerprints',
+  [DIGESTS]: 'no scanFingerprints',
 };
+
+/** The skip of a kind that digests its rows but not by bucket: a full sync of it moves every fingerprint. */
+export const NO_DIGESTS: Readonly<Record<string, string>> = { [DIGESTS]: 'no digestFingerprints' };
 
 export const CONTRACT_ROWS: readonly ContractRow[] = [1, 2, 3, 4, 5].map((n) => ({
   id: `u${n}`,
@@ -364,6 +372,33 @@ export function runConnectorContract(
       expect([...after].filter(([key]) => key !== 'u3')).toEqual([...before].filter(([key]) => key !== 'u3'));
       await made.setValue('u3', 'Mixed Case-Col', 'mixed 3');
       expect(await fingerprints()).toEqual(before);
+    });
+
+    test(DIGESTS, async () => {
+      const made = await source();
+      const { connector } = made;
+      const fingerprints = async (buckets?: readonly number[]) => {
+        const all = new Map<string, string>();
+        for await (const page of connector.scanFingerprints!({ columns: ALL, pageSize: 2, buckets }))
+          for (const { key, fingerprint } of page) all.set(key, fingerprint);
+        return all;
+      };
+      const before = await fingerprints();
+      expect(byBucket(await connector.digestFingerprints!(ALL))).toEqual(digestsOf(before.values()));
+
+      const some = [bucketOf(before.get('u2')!), bucketOf(before.get('u4')!)];
+      const inSome = [...before].filter(([, f]) => some.includes(bucketOf(f)));
+      expect([...(await fingerprints(some))].sort()).toEqual(inSome.sort());
+      expect((await fingerprints([])).size).toBe(0);
+
+      // A changed row leaves its bucket for another: both digests change, and only theirs.
+      await made.setValue('u3', 'full_name', 'Renamed');
+      const after = await fingerprints();
+      const digests = byBucket(await connector.digestFingerprints!(ALL));
+      expect(digests).toEqual(digestsOf(after.values()));
+      const moved = new Set([bucketOf(before.get('u3')!), bucketOf(after.get('u3')!)]);
+      const unmoved = (list: readonly BucketDigest[]) => list.filter((d) => !moved.has(d.bucket));
+      expect(unmoved(digests)).toEqual(unmoved(digestsOf(before.values())));
     });
 
     test('an update asking for its fingerprint after gets it, and asking for the row as read lands only while it is', async () => {

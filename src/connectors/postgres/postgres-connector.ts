@@ -1,5 +1,6 @@
 import type { RawBuilder } from 'kysely';
 import { UsersyncError } from '../../core/errors.js';
+import { toBucketDigest, type BucketDigest } from '../../core/fingerprint-buckets.js';
 import {
   assertWritable,
   type ConnectorCapabilities,
@@ -19,6 +20,7 @@ import {
   digestedColumns,
   fingerprintRead,
   fingerprintsOf,
+  inPages,
   keysetPages,
   toSourceRow,
   type PageRead,
@@ -38,6 +40,8 @@ import {
   columnAtLeast,
   columnIn,
   columnInFolded,
+  digestFingerprints,
+  fingerprintsInBuckets,
   keyAfter,
   selectRows,
   type SelectedRow,
@@ -120,7 +124,29 @@ class PostgresConnector implements SourceConnector {
   }
 
   scanFingerprints(options: ScanOptions): AsyncIterable<RowFingerprint[]> {
+    if (options.buckets)
+      return this.fingerprintsInBuckets(options.columns, options.buckets, options.pageSize);
     return fingerprintsOf(this.pages(fingerprintRead(options), options.columns));
+  }
+
+  /** One pass, not pages by key: each page's query would hash every row up to its last. */
+  private async *fingerprintsInBuckets(
+    columns: readonly string[],
+    buckets: readonly number[],
+    pageSize: number,
+  ): AsyncIterable<RowFingerprint[]> {
+    const { info, key } = await this.loadWithColumns(columns);
+    const rows = await this.read(fingerprintsInBuckets(info.ref, key.name, columns, buckets));
+    yield* inPages(rows, pageSize);
+  }
+
+  async digestFingerprints(columns: readonly string[]): Promise<BucketDigest[]> {
+    const { info, key } = await this.loadWithColumns(columns);
+    const rows = await this.run(
+      'Digesting rows',
+      async () => (await digestFingerprints(info.ref, key.name, columns).execute(this.db)).rows,
+    );
+    return rows.map(toBucketDigest);
   }
 
   readChangedSince(cursorColumn: string, since: unknown, options: ScanOptions): AsyncIterable<SourceRow[]> {
@@ -137,7 +163,12 @@ class PostgresConnector implements SourceConnector {
   ): AsyncIterable<SourceRow[]> {
     const { info, key } = await this.loadWithColumns([...conditionColumns, ...options.columns]);
     const fingerprintOf = digestedColumns(options.columns, options);
-    const base = { ref: info.ref, key: key.name, columns: options.columns, fingerprintOf };
+    const base = {
+      ref: info.ref,
+      key: key.name,
+      columns: options.columns,
+      fingerprintOf,
+    };
     yield* keysetPages(options.columns, options.pageSize, (last, limit) => {
       const after = last ? [keyAfter(key.name, last.k)] : [];
       return this.read(selectRows({ ...base, limit, conditions: [...conditions(info), ...after] }));

@@ -3,6 +3,7 @@ import type { PgColumn, PgTableRef } from './postgres-schema.js';
 import { comparedAsText, comparedToTheMillisecond, toPgValue } from './postgres-value.js';
 import type { SelectedRow } from '../sql-rows.js';
 import type { FingerprintAfter } from '../connector.js';
+import { BUCKET_DIGEST_SELECT, BUCKET_MASK, type BucketDigestRow } from '../../core/fingerprint-buckets.js';
 
 /**
  * The SQL the PostgreSQL connector runs, as pure functions you can print
@@ -40,7 +41,7 @@ export function selectRows(query: RowQuery): RawBuilder<SelectedRow> {
   const selected = [
     sql`${key} as k`,
     ...query.columns.map((name, i) => sql`${column(name)} as ${sql.id(`c${i}`)}`),
-    ...(query.fingerprintOf ? [sql`${fingerprint(query.fingerprintOf)} as f`] : []),
+    ...(query.fingerprintOf ? [sql`${fingerprint(query.key, query.fingerprintOf)} as f`] : []),
   ];
   // A row whose key is NULL cannot be addressed by key, so it is not the sync's to manage.
   const where = and([sql`${key} is not null`, ...query.conditions]);
@@ -49,12 +50,46 @@ export function selectRows(query: RowQuery): RawBuilder<SelectedRow> {
 }
 
 /**
- * The row's text form (which tells NULL from an empty string) hashed by the server to 64
- * bits with hashtextextended (PostgreSQL 11+, the hash of hash partitioning): a million
- * rows cost the server about 1.2 s, where md5 took 2.3 s.
+ * The text form of the key and values (which tells NULL from an empty string) hashed by
+ * the server to a signed 64-bit integer with hashtextextended (PostgreSQL 11+, the hash of
+ * hash partitioning): a million rows cost the server about 1.2 s, where md5 took 2.3 s.
+ * The key is in it so that fingerprints can be digested by bucket (digestFingerprints).
  */
-function fingerprint(columns: readonly string[], name = column): RawBuilder<string> {
-  return sql<string>`hashtextextended(row(${sql.join(columns.map(name))})::text, 0)::text`;
+function fingerprintValue(key: string, columns: readonly string[], name = column): RawBuilder<string> {
+  return sql<string>`hashtextextended(row(${sql.join([key, ...columns].map(name))})::text, 0)`;
+}
+
+function fingerprint(key: string, columns: readonly string[], name = column): RawBuilder<string> {
+  return sql<string>`${fingerprintValue(key, columns, name)}::text`;
+}
+
+/**
+ * The fingerprints of a table's rows (key not NULL), digested by bucket, or (`buckets`)
+ * those in these buckets, in one pass. `offset 0` keeps the subquery whole: pulled up,
+ * each use of `f` would hash the row again. `= any` of a bigint array is a hash lookup;
+ * of an int array, the cross-type operator would search the array for each row.
+ */
+export function digestFingerprints(
+  ref: PgTableRef,
+  key: string,
+  columns: readonly string[],
+): RawBuilder<BucketDigestRow> {
+  return sql<BucketDigestRow>`select ${sql.raw(BUCKET_DIGEST_SELECT)} from ${fingerprinted(ref, key, columns)} group by 1`;
+}
+
+export function fingerprintsInBuckets(
+  ref: PgTableRef,
+  key: string,
+  columns: readonly string[],
+  buckets: readonly number[],
+): RawBuilder<SelectedRow> {
+  return sql<SelectedRow>`select k, f::text as f from ${fingerprinted(ref, key, columns)}
+    where (f & ${sql.raw(String(BUCKET_MASK))}) = any(${buckets}::bigint[])`;
+}
+
+function fingerprinted(ref: PgTableRef, key: string, columns: readonly string[]): RawBuilder<unknown> {
+  return sql`(select ${column(key)} as k, ${fingerprintValue(key, columns)} as f from ${table(ref)}
+    where ${column(key)} is not null offset 0) as fingerprints`;
 }
 
 /** Keyset pagination on the key's own order: the last key goes back exactly as it was read. */
@@ -121,7 +156,7 @@ export function updateIfUnchanged(
   const assignments = sql.join(set.map((entry) => sql`${column(entry.name)} = ${param(entry)}`));
   const update = sql`update ${table(ref)} set ${assignments} where ${rowHolds(key, keyValue, expect)}`;
   if (!after) return sql<{ f: string }>`${update}`;
-  const digest = fingerprint(after.columns);
+  const digest = fingerprint(key, after.columns);
   const asRead = after.asRead === undefined ? sql`` : sql` and ${digest} = ${after.asRead}`;
   return sql<{ f: string }>`${update}${asRead} returning ${digest} as f`;
 }
@@ -226,7 +261,7 @@ export function updateBatchIfUnchanged(
   let returning = sql`v.i`;
   if (after) {
     // Qualified: the batch relation's own names (i, k, s0, …) may be the table's too.
-    const digest = fingerprint(after.columns, target);
+    const digest = fingerprint(key.name, after.columns, target);
     if (after.asReadAlias !== undefined)
       holds = sql`${holds} and ${digest} = ${batchValue(after.asReadAlias)}`;
     returning = sql`v.i, ${digest} as f`;

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { RawBuilder } from 'kysely';
 import { UsersyncError } from '../../core/errors.js';
+import { toBucketDigest, type BucketDigest } from '../../core/fingerprint-buckets.js';
 import {
   assertWritable,
   type LookupOptions,
@@ -21,6 +22,7 @@ import {
   digestedColumns,
   fingerprintRead,
   fingerprintsOf,
+  inPages,
   keysetPages,
   toSourceRow,
   type PageRead,
@@ -41,6 +43,8 @@ import {
   columnAtLeast,
   columnIn,
   columnInFolded,
+  digestFingerprints,
+  fingerprintsInBuckets,
   keyAfter,
   selectRows,
   type SelectedRow,
@@ -115,7 +119,25 @@ class SqliteConnector implements SourceConnector {
   }
 
   scanFingerprints(options: ScanOptions): AsyncIterable<RowFingerprint[]> {
+    if (options.buckets)
+      return this.fingerprintsInBuckets(options.columns, options.buckets, options.pageSize);
     return fingerprintsOf(this.pages(fingerprintRead(options), [], options.columns));
+  }
+
+  /** One pass, not pages by key: each page's query would hash every row up to its last. */
+  private async *fingerprintsInBuckets(
+    columns: readonly string[],
+    buckets: readonly number[],
+    pageSize: number,
+  ): AsyncIterable<RowFingerprint[]> {
+    this.checkColumns(columns);
+    const rows = await this.read(fingerprintsInBuckets(this.info.ref, this.key.name, columns, buckets));
+    yield* inPages(rows, pageSize);
+  }
+
+  async digestFingerprints(columns: readonly string[]): Promise<BucketDigest[]> {
+    this.checkColumns(columns);
+    return (await this.read(digestFingerprints(this.info.ref, this.key.name, columns))).map(toBucketDigest);
   }
 
   readChangedSince(cursorColumn: string, since: unknown, options: ScanOptions): AsyncIterable<SourceRow[]> {
@@ -130,7 +152,12 @@ class SqliteConnector implements SourceConnector {
   ): AsyncIterable<SourceRow[]> {
     this.checkColumns([...conditionColumns, ...options.columns]);
     const fingerprintOf = digestedColumns(options.columns, options);
-    const base = { ref: this.info.ref, key: this.key.name, columns: options.columns, fingerprintOf };
+    const base = {
+      ref: this.info.ref,
+      key: this.key.name,
+      columns: options.columns,
+      fingerprintOf,
+    };
     yield* keysetPages(options.columns, options.pageSize, (last, limit) => {
       const after = last ? [keyAfter(this.key.name, last.k)] : [];
       return this.read(selectRows({ ...base, limit, conditions: [...conditions, ...after] }));
@@ -190,7 +217,7 @@ class SqliteConnector implements SourceConnector {
     return { db: this.db, raw: this.raw, info: this.info, key, where: this.where };
   }
 
-  private async read(query: RawBuilder<SelectedRow>): Promise<SelectedRow[]> {
+  private async read<R = SelectedRow>(query: RawBuilder<R>): Promise<R[]> {
     try {
       return (await query.execute(this.db)).rows;
     } catch (error) {

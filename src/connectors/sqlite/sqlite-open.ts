@@ -37,7 +37,9 @@ export function openSqlite(file: SourceFile, readOnly: boolean): OpenSqlite {
 
 /**
  * SQLite has no digest function, so the connector lends it one: 64 bits of SHA-1 over each
- * value with its type (integers arrive as BigInt, so 1 and 1.0 and '1' all differ).
+ * value with its type (integers arrive as BigInt, so 1 and 1.0 and '1' all differ), as a
+ * signed integer in decimal text, which SQL can take apart by bucket
+ * (core/fingerprint-buckets.ts).
  */
 function fingerprint(...values: unknown[]): string {
   const hash = createHash('sha1');
@@ -49,5 +51,5 @@ function fingerprint(...values: unknown[]): string {
       hash.update(`${typeof value}${text.length}:${text}`);
     }
   }
-  return hash.digest('hex').slice(0, 16);
+  return hash.digest().readBigInt64BE(0).toString();
 }

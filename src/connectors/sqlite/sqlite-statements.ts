@@ -3,6 +3,7 @@ import type { SqliteTableRef } from './sqlite-schema.js';
 import type { SqliteValue } from './sqlite-value.js';
 import type { SelectedRow } from '../sql-rows.js';
 import type { FingerprintAfter } from '../connector.js';
+import { BUCKET_DIGEST_SELECT, BUCKET_MASK, type BucketDigestRow } from '../../core/fingerprint-buckets.js';
 
 /**
  * The SQL the SQLite connector runs, as pure functions you can print
@@ -31,9 +32,7 @@ export function selectRows(query: RowQuery): RawBuilder<SelectedRow> {
   const selected = [
     sql`${key} as k`,
     ...query.columns.map((name, i) => sql`${column(name)} as ${sql.id(`c${i}`)}`),
-    ...(query.fingerprintOf
-      ? [sql`${sql.raw(FINGERPRINT_FUNCTION)}(${sql.join(query.fingerprintOf.map(column))}) as f`]
-      : []),
+    ...(query.fingerprintOf ? [sql`${fingerprint(query.key, query.fingerprintOf)} as f`] : []),
   ];
   // A row whose key is NULL cannot be addressed by key, so it is not the sync's to manage.
   const where = and([sql`${key} is not null`, ...query.conditions]);
@@ -43,6 +42,39 @@ export function selectRows(query: RowQuery): RawBuilder<SelectedRow> {
 
 /** The function `openSqlite` gives each connection: a row's fingerprint (see sqlite-open.ts). */
 export const FINGERPRINT_FUNCTION = 'usersync_fingerprint';
+
+/** The fingerprint of the key and these columns, as decimal text (see sqlite-open.ts). */
+function fingerprint(key: string, columns: readonly string[]): RawBuilder<string> {
+  return sql<string>`${sql.raw(FINGERPRINT_FUNCTION)}(${sql.join([key, ...columns].map(column))})`;
+}
+
+/**
+ * The fingerprints of a table's rows (key not NULL), digested by bucket, or (`buckets`)
+ * those in these buckets, in one pass. `limit -1` keeps the subquery whole: flattened,
+ * each use of `f` would hash the row again.
+ */
+export function digestFingerprints(
+  ref: SqliteTableRef,
+  key: string,
+  columns: readonly string[],
+): RawBuilder<BucketDigestRow> {
+  return sql<BucketDigestRow>`select ${sql.raw(BUCKET_DIGEST_SELECT)} from ${fingerprinted(ref, key, columns)} group by 1`;
+}
+
+export function fingerprintsInBuckets(
+  ref: SqliteTableRef,
+  key: string,
+  columns: readonly string[],
+  buckets: readonly number[],
+): RawBuilder<SelectedRow> {
+  return sql<SelectedRow>`select k, cast(f as text) as f from ${fingerprinted(ref, key, columns)}
+    where (f & ${sql.raw(String(BUCKET_MASK))}) in (select value from json_each(${JSON.stringify(buckets)}))`;
+}
+
+function fingerprinted(ref: SqliteTableRef, key: string, columns: readonly string[]): RawBuilder<unknown> {
+  return sql`(select ${column(key)} as k, cast(${fingerprint(key, columns)} as integer) as f from ${table(ref)}
+    where ${column(key)} is not null limit -1) as fingerprints`;
+}
 
 /** Keyset pagination: compares with the last row's own value, so integer and text keys both page right. */
 export function keyAfter(key: string, last: unknown): RawBuilder<unknown> {
@@ -101,7 +133,7 @@ export function updateIfUnchanged(
   const assignments = sql.join(set.map(([name, value]) => sql`${column(name)} = ${value}`));
   const update = sql`update ${table(ref)} set ${assignments} where ${rowHolds(key, keyValue, expect)}`;
   if (!after) return sql<{ f: string }>`${update}`;
-  const digest = sql`${sql.raw(FINGERPRINT_FUNCTION)}(${sql.join(after.columns.map(column))})`;
+  const digest = fingerprint(key, after.columns);
   const asRead = after.asRead === undefined ? sql`` : sql` and ${digest} = ${after.asRead}`;
   return sql<{ f: string }>`${update}${asRead} returning ${digest} as f`;
 }

@@ -46,6 +46,8 @@ export function createPostgresDirectoryDialect(url: string): DirectoryDialect {
     prepare: (db) => prepare(db, target),
     afterMigrate: createUserSearch,
     isUniqueViolation,
+    // Of a bigint array, a hash lookup (of an int array, the cross-type operator searches it for each row).
+    oneOf: (value, values) => sql<boolean>`${value} = any(${values}::bigint[])`,
   };
 }
 

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { DatabaseConnection, Driver, SqliteDialectConfig } from 'kysely';
-import { CompiledQuery, SqliteDialect, SqliteDriver } from 'kysely';
+import { CompiledQuery, SqliteDialect, SqliteDriver, sql } from 'kysely';
 import type { DirectoryDialect } from '../dialect.js';
 import { withStatementCache } from './statement-cache.js';
 import { createUserSearch, sqliteUserSearch } from './user-search.js';
@@ -60,6 +60,8 @@ export function createSqliteDirectoryDialect(path: string): DirectoryDialect {
     afterMigrate: createUserSearch,
     userSearch: sqliteUserSearch,
     isUniqueViolation,
+    oneOf: (value, values) =>
+      sql<boolean>`${value} in (select value from json_each(${JSON.stringify(values)}))`,
   };
 }
 

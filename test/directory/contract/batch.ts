@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DirectoryOp, FingerprintAt } from '../../../src/directory/store.js';
+import { bucketOf, byBucket, digestsOf } from '../../support/bucket-digests.js';
 import { collect, link, type MakeStore, newUser, useDirectory } from './harness.js';
 
 export function describeBatch(makeStore: MakeStore): void {
@@ -373,6 +374,50 @@ export function describeBatch(makeStore: MakeStore): void {
       expect((await store.liveUsersWithoutLink('crm')).map((u) => u.id)).toEqual([lone.id]);
       await store.applyBatch('crm', [{ type: 'putLink', link: link(lone.id, 'k3') }]);
       expect(await store.liveUsersWithoutLink('crm')).toEqual([]);
+    });
+
+    it('fingerprints by bucket: the trusted ones digested, some buckets read with every untrusted link', async () => {
+      const { store } = await open();
+      const keys = ['k1', 'k2', 'k3', 'k4', 'k5'];
+      await store.applyBatch(
+        'crm',
+        keys.map((key, i) => ({
+          type: 'createUser' as const,
+          user: newUser(`u${i}`, `${key}@example.com`),
+          link: link(`u${i}`, key),
+        })),
+      );
+      // The extremes of a signed 64-bit integer, and fingerprints that share a bucket.
+      const f = {
+        k1: '-9223372036854775808',
+        k2: '9223372036854775807',
+        k3: '-1',
+        k4: String(2n ** 40n + 5n),
+        k5: '65536',
+      };
+      const at = (fingerprint: string, userVersion = 1): FingerprintAt => ({ fingerprint, userVersion });
+      await store.setFingerprints('crm', new Map(keys.map((key) => [key, at(f[key as keyof typeof f])])));
+      // Taken at a version its user is not at: not trusted, so not digested.
+      await store.setFingerprints('crm', new Map([['k4', at(f.k4, 2)]]));
+
+      const digested = await store.digestLinkFingerprints('crm');
+      expect(byBucket(digested.buckets)).toEqual(digestsOf([f.k1, f.k2, f.k3, f.k5]));
+      expect(digested.untrusted).toBe(1);
+      expect(await store.digestLinkFingerprints('billing')).toEqual({ buckets: [], untrusted: 0 });
+      const read = async (buckets: number[]) =>
+        (await collect(store.scanLinkFingerprints('crm', 2, buckets))).flat();
+      expect(bucketOf(f.k2)).toBe(bucketOf(f.k3));
+      expect(await read([bucketOf(f.k2)])).toEqual([
+        { key: 'k2', fingerprint: f.k2 },
+        { key: 'k3', fingerprint: f.k3 },
+        { key: 'k4', fingerprint: null },
+      ]);
+      expect(await read([bucketOf(f.k1), 12345])).toEqual([
+        { key: 'k1', fingerprint: f.k1 },
+        { key: 'k4', fingerprint: null },
+        { key: 'k5', fingerprint: f.k5 },
+      ]);
+      expect(await read([])).toEqual([{ key: 'k4', fingerprint: null }]);
     });
 
     it('fingerprints: set and cleared per link, read with the links, forgotten when a link is written', async () => {
