@@ -41,6 +41,8 @@ export function fingerprintTag(
   columns: readonly string[],
 ): string {
   const judged = {
+    // The fingerprints' own form: 2 since they cover the key (see core/fingerprint-buckets.ts).
+    form: 2,
     columns,
     keyColumn,
     emailColumn: connection.emailColumn,
