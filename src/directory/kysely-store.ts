@@ -137,7 +137,7 @@ export class KyselyDirectoryStore implements DirectoryStore {
     return scanLinkFingerprints(this.db, connection, pageSize, only);
   }
   digestLinkFingerprints(connection: string): Promise<{ buckets: BucketDigest[]; untrusted: number }> {
-    return digestLinkFingerprints(this.db, connection);
+    return digestLinkFingerprints(this.db, connection, this.directoryDialect.besideSource);
   }
   setFingerprints(
     connection: string,

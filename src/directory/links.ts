@@ -168,11 +168,14 @@ export async function* scanLinkFingerprints(
 export async function digestLinkFingerprints(
   db: Kysely<Database>,
   connection: string,
+  besideSource: DirectoryDialect['besideSource'],
 ): Promise<{ buckets: BucketDigest[]; untrusted: number }> {
-  const { rows } = await sql<BucketDigestRow>`select ${sql.raw(BUCKET_DIGEST_SELECT)}
+  const digest = sql<BucketDigestRow>`select ${sql.raw(BUCKET_DIGEST_SELECT)}
     from (select ${trustedFingerprintValue} as f from links join users on users.id = links.user_id
           where links.connection = ${connection}) as fingerprints
-    group by 1`.execute(db);
+    group by 1`;
+  const read = (on: Kysely<Database>) => digest.execute(on);
+  const { rows } = await (besideSource ? besideSource(db, read) : read(db));
   const untrusted = rows.find((row) => row.b === null);
   return {
     buckets: rows.filter((row) => row.b !== null).map(toBucketDigest),
