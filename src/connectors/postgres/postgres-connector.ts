@@ -163,12 +163,7 @@ class PostgresConnector implements SourceConnector {
   ): AsyncIterable<SourceRow[]> {
     const { info, key } = await this.loadWithColumns([...conditionColumns, ...options.columns]);
     const fingerprintOf = digestedColumns(options.columns, options);
-    const base = {
-      ref: info.ref,
-      key: key.name,
-      columns: options.columns,
-      fingerprintOf,
-    };
+    const base = { ref: info.ref, key: key.name, columns: options.columns, fingerprintOf };
     yield* keysetPages(options.columns, options.pageSize, (last, limit) => {
       const after = last ? [keyAfter(key.name, last.k)] : [];
       return this.read(selectRows({ ...base, limit, conditions: [...conditions(info), ...after] }));

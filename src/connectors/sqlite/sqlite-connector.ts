@@ -152,12 +152,7 @@ class SqliteConnector implements SourceConnector {
   ): AsyncIterable<SourceRow[]> {
     this.checkColumns([...conditionColumns, ...options.columns]);
     const fingerprintOf = digestedColumns(options.columns, options);
-    const base = {
-      ref: this.info.ref,
-      key: this.key.name,
-      columns: options.columns,
-      fingerprintOf,
-    };
+    const base = { ref: this.info.ref, key: this.key.name, columns: options.columns, fingerprintOf };
     yield* keysetPages(options.columns, options.pageSize, (last, limit) => {
       const after = last ? [keyAfter(this.key.name, last.k)] : [];
       return this.read(selectRows({ ...base, limit, conditions: [...conditions, ...after] }));
