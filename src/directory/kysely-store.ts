@@ -16,10 +16,10 @@ import type { DirectoryDialect } from './dialect.js';
 import { getIssue, listIssues, recordIssues } from './issues.js';
 import {
   findLinks,
+  digestLinkFingerprints,
   findLinksWithUsers,
   linksOfUser,
   linksOfUsers,
-  digestLinkFingerprints,
   scanLinkFingerprints,
   scanLinks,
   scanLinksWithUsers,

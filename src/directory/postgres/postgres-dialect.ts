@@ -46,12 +46,12 @@ export function createPostgresDirectoryDialect(url: string): DirectoryDialect {
     prepare: (db) => prepare(db, target),
     afterMigrate: createUserSearch,
     isUniqueViolation,
-    // Of a bigint array, a hash lookup (of an int array, the cross-type operator searches it for each row).
     besideSource: (db, read) =>
       db.transaction().execute(async (trx) => {
         await sql`set local max_parallel_workers_per_gather = 0`.execute(trx);
         return read(trx);
       }),
+    // Of a bigint array, a hash lookup (of an int array, the cross-type operator searches it for each row).
     oneOf: (value, values) => sql<boolean>`${value} = any(${values}::bigint[])`,
   };
 }
