@@ -15,8 +15,8 @@ import { getConnectionState, setConnectionState } from './connection-state.js';
 import type { DirectoryDialect } from './dialect.js';
 import { getIssue, listIssues, recordIssues } from './issues.js';
 import {
-  findLinks,
   digestLinkFingerprints,
+  findLinks,
   findLinksWithUsers,
   linksOfUser,
   linksOfUsers,
