@@ -47,9 +47,6 @@ export const NO_FINGERPRINTS: Readonly<Record<string, string>> = {
   [DIGESTS]: 'no scanFingerprints',
 };
 
-/** The skip of a kind that digests its rows but not by bucket: a full sync of it moves every fingerprint. */
-export const NO_DIGESTS: Readonly<Record<string, string>> = { [DIGESTS]: 'no digestFingerprints' };
-
 export const CONTRACT_ROWS: readonly ContractRow[] = [1, 2, 3, 4, 5].map((n) => ({
   id: `u${n}`,
   email: `user${n}@example.com`,

@@ -1,5 +1,6 @@
 import type { RawBuilder } from 'kysely';
 import { UsersyncError } from '../../core/errors.js';
+import { toBucketDigest, type BucketDigest } from '../../core/fingerprint-buckets.js';
 import {
   assertWritable,
   type ConnectorCapabilities,
@@ -19,6 +20,7 @@ import {
   digestedColumns,
   fingerprintRead,
   fingerprintsOf,
+  inPages,
   keysetPages,
   toSourceRow,
   type PageRead,
@@ -39,6 +41,8 @@ import {
   columnIn,
   columnInCaseInsensitive,
   columnInFolded,
+  digestFingerprints,
+  fingerprintsInBuckets,
   keyAfter,
   selectRows,
   type SelectedRow,
@@ -169,7 +173,27 @@ class MysqlConnector implements SourceConnector {
   }
 
   scanFingerprints(options: ScanOptions): AsyncIterable<RowFingerprint[]> {
+    if (options.buckets)
+      return this.fingerprintsInBuckets(options.columns, options.buckets, options.pageSize);
     return fingerprintsOf(this.pages(fingerprintRead(options), () => [], options.columns));
+  }
+
+  /** One pass, not pages by key: each page's query would hash every row up to its last. */
+  private async *fingerprintsInBuckets(
+    columns: readonly string[],
+    buckets: readonly number[],
+    pageSize: number,
+  ): AsyncIterable<RowFingerprint[]> {
+    const { info, key } = await this.ready();
+    this.checkColumns(info, columns);
+    const rows = await this.read(fingerprintsInBuckets(info.ref, key.name, columns, buckets));
+    yield* inPages(rows, pageSize);
+  }
+
+  async digestFingerprints(columns: readonly string[]): Promise<BucketDigest[]> {
+    const { info, key } = await this.ready();
+    this.checkColumns(info, columns);
+    return (await this.read(digestFingerprints(info.ref, key.name, columns))).map(toBucketDigest);
   }
 
   readChangedSince(cursorColumn: string, since: unknown, options: ScanOptions): AsyncIterable<SourceRow[]> {
@@ -267,7 +291,7 @@ class MysqlConnector implements SourceConnector {
     return { db: this.db, info, key, returning, place: this.place };
   }
 
-  private async read(query: RawBuilder<SelectedRow>): Promise<SelectedRow[]> {
+  private async read<R = SelectedRow>(query: RawBuilder<R>): Promise<R[]> {
     try {
       return (await query.execute(this.db)).rows;
     } catch (error) {

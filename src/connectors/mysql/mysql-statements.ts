@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { MysqlColumn, MysqlTableRef } from './mysql-schema.js';
 import { isTextColumn, type MysqlValue } from './mysql-value.js';
 import type { SelectedRow } from '../sql-rows.js';
+import { BUCKET_DIGEST_SELECT, BUCKET_MASK, type BucketDigestRow } from '../../core/fingerprint-buckets.js';
 
 /**
  * The SQL the MySQL connector runs, as pure functions you can print
@@ -31,7 +32,7 @@ export function selectRows(query: RowQuery): RawBuilder<SelectedRow> {
   const selected = [
     sql`${key} as k`,
     ...query.columns.map((name, i) => sql`${column(name)} as ${sql.id(`c${i}`)}`),
-    ...(query.fingerprintOf ? [sql`${fingerprint(query.fingerprintOf)} as f`] : []),
+    ...(query.fingerprintOf ? [sql`${fingerprint(query.key, query.fingerprintOf)} as f`] : []),
   ];
   // A row whose key is NULL cannot be addressed by key, so it is not the sync's to manage.
   const where = and([sql`${key} is not null`, ...query.conditions]);
@@ -40,11 +41,42 @@ export function selectRows(query: RowQuery): RawBuilder<SelectedRow> {
 }
 
 /**
- * The values as a JSON array (which tells NULL from an empty string) digested by the
- * server, 64 bits of it: a million rows' fingerprints cost the wire 16 bytes a row.
+ * The key and values as a JSON array (which tells NULL from an empty string) digested by
+ * the server with md5, 60 bits of it in decimal text: never negative, so that MySQL's bit
+ * operators, which work unsigned, take it apart by bucket as PostgreSQL and SQLite take
+ * theirs (core/fingerprint-buckets.ts).
  */
-function fingerprint(columns: readonly string[]): RawBuilder<string> {
-  return sql<string>`left(md5(json_array(${sql.join(columns.map(column))})), 16)`;
+function fingerprint(key: string, columns: readonly string[]): RawBuilder<string> {
+  return sql<string>`conv(left(md5(json_array(${sql.join([key, ...columns].map(column))})), 15), 16, 10)`;
+}
+
+/**
+ * The fingerprints of a table's rows (key not NULL), digested by bucket, or (`buckets`)
+ * those in these buckets, in one pass. The limit keeps the derived table whole: merged,
+ * each use of `f` would hash the row again.
+ */
+export function digestFingerprints(
+  ref: MysqlTableRef,
+  key: string,
+  columns: readonly string[],
+): RawBuilder<BucketDigestRow> {
+  return sql<BucketDigestRow>`select ${sql.raw(BUCKET_DIGEST_SELECT)} from ${fingerprinted(ref, key, columns)} group by 1`;
+}
+
+export function fingerprintsInBuckets(
+  ref: MysqlTableRef,
+  key: string,
+  columns: readonly string[],
+  buckets: readonly number[],
+): RawBuilder<SelectedRow> {
+  // A constant `IN` list is sorted once and searched by halves.
+  return sql<SelectedRow>`select k, cast(f as char) as f from ${fingerprinted(ref, key, columns)}
+    where (f & ${sql.raw(String(BUCKET_MASK))}) in (${sql.join(buckets.length > 0 ? buckets : [-1])})`;
+}
+
+function fingerprinted(ref: MysqlTableRef, key: string, columns: readonly string[]): RawBuilder<unknown> {
+  return sql`(select ${column(key)} as k, cast(${fingerprint(key, columns)} as unsigned) as f from ${table(ref)}
+    where ${column(key)} is not null limit 18446744073709551615) as fingerprints`;
 }
 
 /**
