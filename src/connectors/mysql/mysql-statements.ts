@@ -159,9 +159,10 @@ function rowHolds(key: string, keyValue: MysqlValue, expect: ColumnValues): RawB
 }
 
 /**
- * Changes the row only if it still holds the expected values. The pool counts matched
- * rows (FOUND_ROWS), so 0 affected rows means stale, and a row already holding the new
- * values still counts as matched.
+ * Changes the row only if it still holds the expected values, and (`asRead`) still has
+ * the fingerprint it was read with. The pool counts matched rows (FOUND_ROWS), so 0
+ * affected rows means stale, and a row already holding the new values still counts as
+ * matched.
  */
 export function updateIfUnchanged(
   ref: MysqlTableRef,
@@ -169,9 +170,26 @@ export function updateIfUnchanged(
   keyValue: MysqlValue,
   set: ColumnValues,
   expect: ColumnValues,
+  asRead?: { readonly columns: readonly string[]; readonly fingerprint: string },
 ): RawBuilder<unknown> {
   const assignments = sql.join(set.map(([c, value]) => sql`${column(c.name)} = ${value}`));
-  return sql`update ${table(ref)} set ${assignments} where ${rowHolds(key, keyValue, expect)}`;
+  const still = asRead ? sql` and ${fingerprint(key, asRead.columns)} = ${asRead.fingerprint}` : sql``;
+  return sql`update ${table(ref)} set ${assignments} where ${rowHolds(key, keyValue, expect)}${still}`;
+}
+
+/**
+ * The fingerprints over `columns` of the rows with these keys. MySQL has no
+ * `UPDATE … RETURNING`: read in the updates' transaction, after them, while their row
+ * locks keep the rows as they left them.
+ */
+export function fingerprintsOfKeys(
+  ref: MysqlTableRef,
+  key: string,
+  columns: readonly string[],
+  keyValues: readonly MysqlValue[],
+): RawBuilder<SelectedRow> {
+  return sql<SelectedRow>`select ${column(key)} as k, ${fingerprint(key, columns)} as f from ${table(ref)}
+    where ${column(key)} in (${sql.join(keyValues)})`;
 }
 
 /** How many rows have the key (and hold the expected values). */

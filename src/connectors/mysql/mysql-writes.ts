@@ -1,13 +1,14 @@
 import { CompiledQuery, type RawBuilder } from 'kysely';
 import { UsersyncError } from '../../core/errors.js';
 import type { InsertResult, RowInsert, RowUpdate, WriteResult } from '../connector.js';
-import { compiledByShape } from '../sql-rows.js';
+import { compiledByShape, toSourceRow, type SelectedRow } from '../sql-rows.js';
 import { isRowError, messageOf, mysqlFailure, type MysqlPlace } from './mysql-errors.js';
 import type { MysqlKysely } from './mysql-open.js';
 import { findColumn, isUniqueKey, type MysqlColumn, type MysqlTableInfo } from './mysql-schema.js';
 import {
   countRows,
   deleteRow,
+  fingerprintsOfKeys,
   insertRow,
   rollbackToRowSavepoint,
   setRowSavepoint,
@@ -51,6 +52,8 @@ export function updateRows(target: MysqlWriteTarget, updates: readonly RowUpdate
     updates,
     (trx, update) => updateOne(trx, target, update),
     together ? (trx) => updateTogether(trx, target, updates) : undefined,
+    // A fingerprint after an update is read in the update's transaction (fingerprintsOfKeys).
+    { alone: updates.every((update) => !update.fingerprint) },
   );
 }
 
@@ -67,16 +70,49 @@ async function updateTogether(
 ): Promise<WriteResult[]> {
   const texts: string[] = [];
   const parameters: unknown[] = [];
-  for (const update of updates) {
-    const statement = updateStatement(trx, target, update);
+  const add = (statement: { sql: string; parameters: readonly unknown[] }) => {
     texts.push(statement.sql);
     for (const value of statement.parameters) parameters.push(value);
+  };
+  for (const update of updates) add(updateStatement(trx, target, update));
+  // Then the fingerprints asked for, one select for each set of columns.
+  const asked = new Map<string, RowUpdate[]>();
+  for (const update of updates) {
+    if (!update.fingerprint) continue;
+    const columns = JSON.stringify(update.fingerprint.columns);
+    asked.set(columns, [...(asked.get(columns) ?? []), update]);
+  }
+  for (const group of asked.values()) {
+    const keys = group.map((update) => keyToMysql(update.key, target.key));
+    const { ref } = target.info;
+    add(fingerprintsOfKeys(ref, target.key.name, group[0]!.fingerprint!.columns, keys).compile(trx));
   }
   const { rows } = await trx.executeQuery(CompiledQuery.raw(texts.join(';\n'), parameters));
-  const matched = rows as ReadonlyArray<{ readonly affectedRows?: number }>;
-  if (matched.length !== updates.length)
-    throw new Error(`${updates.length} updates sent together, ${matched.length} results back`);
-  return matched.map((result) => ((result.affectedRows ?? 0) > 0 ? OK : STALE));
+  const results = rows as ReadonlyArray<unknown>;
+  if (results.length !== updates.length + asked.size)
+    throw new Error(`${texts.length} statements sent together, ${results.length} results back`);
+  const fingerprints = new Map<RowUpdate, string>();
+  [...asked.values()].forEach((group, i) => {
+    const byKey = fingerprintsByKey(results[updates.length + i] as SelectedRow[]);
+    for (const update of group) {
+      const fingerprint = byKey.get(update.key);
+      if (fingerprint !== undefined) fingerprints.set(update, fingerprint);
+    }
+  });
+  return updates.map((update, i) => {
+    if (((results[i] as { readonly affectedRows?: number }).affectedRows ?? 0) === 0) return STALE;
+    const fingerprint = fingerprints.get(update);
+    return fingerprint === undefined ? OK : { status: 'ok', fingerprint };
+  });
+}
+
+function fingerprintsByKey(rows: readonly SelectedRow[]): Map<string, string> {
+  return new Map(
+    rows.map((row) => {
+      const { key, fingerprint } = toSourceRow(row, []);
+      return [key, fingerprint!];
+    }),
+  );
 }
 
 /**
@@ -93,18 +129,21 @@ function updateStatement(
   const set = toEntries(target, update.set, false);
   const expect = toEntries(target, update.expect, false);
   const keyValue = keyToMysql(update.key, target.key);
+  const asRead = asReadOf(update);
   const parameters: unknown[] = set.map(([, value]) => value);
   parameters.push(keyValue);
   for (const [, value] of expect) if (value !== null) parameters.push(value);
+  if (asRead) parameters.push(asRead.fingerprint);
   let shape = '';
   for (const [column] of set) shape += `${column.name}\0`;
   shape += '\0';
   for (const [column, value] of expect)
     shape += `${column.name}\0${value === null ? 'null' : typeof value}\0`;
+  if (asRead) shape += `\0${JSON.stringify(asRead.columns)}`;
   let texts = updateTexts.get(target.info);
   if (!texts) updateTexts.set(target.info, (texts = new Map()));
   const compile = () =>
-    updateIfUnchanged(target.info.ref, target.key.name, keyValue, set, expect).compile(trx);
+    updateIfUnchanged(target.info.ref, target.key.name, keyValue, set, expect, asRead).compile(trx);
   const compiled = compiledByShape(texts, shape, parameters, compile, (text) => text);
   return { sql: compiled.made, parameters: compiled.parameters };
 }
@@ -131,9 +170,10 @@ async function writeWholeFirst<T, R>(
   items: readonly T[],
   write: (trx: MysqlKysely, item: T) => Promise<R>,
   whole?: (trx: MysqlKysely) => Promise<R[]>,
+  { alone = true } = {},
 ): Promise<(R | Failed)[]> {
   if (items.length === 0) return [];
-  if (items.length === 1) return writeOne(target, action, items[0]!, write);
+  if (items.length === 1 && alone) return writeOne(target, action, items[0]!, write);
   try {
     return await inTransaction(target, async (trx) => {
       if (whole) return whole(trx);
@@ -266,9 +306,22 @@ async function updateOne(
   const { ref } = target.info;
   if (set.length === 0)
     return (await count(trx, countRows(ref, target.key.name, keyValue, expect))) > 0 ? OK : STALE;
-  const result = await updateIfUnchanged(ref, target.key.name, keyValue, set, expect).execute(trx);
+  const statement = updateIfUnchanged(ref, target.key.name, keyValue, set, expect, asReadOf(update));
+  const result = await statement.execute(trx);
   // Nothing matched: the row changed or vanished since the sync read it (SPEC §3).
-  return (result.numAffectedRows ?? 0n) === 0n ? STALE : OK;
+  if ((result.numAffectedRows ?? 0n) === 0n) return STALE;
+  if (!update.fingerprint) return OK;
+  const { rows } = await fingerprintsOfKeys(ref, target.key.name, update.fingerprint.columns, [
+    keyValue,
+  ]).execute(trx);
+  const fingerprint = fingerprintsByKey(rows).get(update.key);
+  return fingerprint === undefined ? OK : { status: 'ok', fingerprint };
+}
+
+/** The fingerprint the row must still have for the update to land (`RowUpdate.fingerprint`). */
+function asReadOf(update: RowUpdate): { columns: readonly string[]; fingerprint: string } | undefined {
+  const after = update.fingerprint;
+  return after?.asRead === undefined ? undefined : { columns: after.columns, fingerprint: after.asRead };
 }
 
 async function deleteOne(trx: MysqlKysely, target: MysqlWriteTarget, key: string): Promise<WriteResult> {
