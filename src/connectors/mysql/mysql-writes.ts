@@ -80,7 +80,9 @@ async function updateTogether(
   for (const update of updates) {
     if (!update.fingerprint) continue;
     const columns = JSON.stringify(update.fingerprint.columns);
-    asked.set(columns, [...(asked.get(columns) ?? []), update]);
+    const group = asked.get(columns);
+    if (group) group.push(update);
+    else asked.set(columns, [update]);
   }
   for (const group of asked.values()) {
     const keys = group.map((update) => keyToMysql(update.key, target.key));
