@@ -138,27 +138,31 @@ export async function* scanLinkFingerprints(
   pageSize: number,
   only?: { buckets: readonly number[]; oneOf: DirectoryDialect['oneOf'] },
 ): AsyncIterable<LinkFingerprint[]> {
-  const pages = byKey(pageSize, (after, limit) => {
-    let query = db
-      .selectFrom('links')
-      .innerJoin('users', 'users.id', 'links.user_id')
-      .select('links.source_key')
-      .select(trustedFingerprint.as('fingerprint'))
-      .where('links.connection', '=', connection)
-      .orderBy('links.source_key')
-      .limit(limit);
-    if (after !== undefined) query = query.where('links.source_key', '>', after);
-    if (only) {
-      const bucket = sql`(${trustedFingerprintValue} & ${sql.raw(String(BUCKET_MASK))})`;
-      query = query.where(
-        sql<boolean>`(${trustedFingerprint} is null or ${only.oneOf(bucket, only.buckets)})`,
-      );
-    }
-    return query.execute();
+  const query = db
+    .selectFrom('links')
+    .innerJoin('users', 'users.id', 'links.user_id')
+    .select('links.source_key')
+    .select(trustedFingerprint.as('fingerprint'))
+    .where('links.connection', '=', connection);
+  const toFingerprint = (row: { source_key: string; fingerprint: string | null }) => ({
+    key: row.source_key,
+    fingerprint: row.fingerprint,
   });
-  for await (const rows of pages) {
-    yield rows.map((row) => ({ key: row.source_key, fingerprint: row.fingerprint }));
+  if (only) {
+    // Some buckets: one pass (a join the database may hash), not pages by key, each of
+    // which would look up a user for every link up to its last.
+    const bucket = sql`(${trustedFingerprintValue} & ${sql.raw(String(BUCKET_MASK))})`;
+    const rows = await query
+      .where(sql<boolean>`(${trustedFingerprint} is null or ${only.oneOf(bucket, only.buckets)})`)
+      .execute();
+    for (let i = 0; i < rows.length; i += pageSize) yield rows.slice(i, i + pageSize).map(toFingerprint);
+    return;
   }
+  const pages = byKey(pageSize, (after, limit) => {
+    const page = query.orderBy('links.source_key').limit(limit);
+    return (after === undefined ? page : page.where('links.source_key', '>', after)).execute();
+  });
+  for await (const rows of pages) yield rows.map(toFingerprint);
 }
 
 /**
