@@ -100,8 +100,8 @@ export class KyselyDirectoryStore implements DirectoryStore {
   findUsersByEmailKeys(keys: readonly string[]): Promise<DirectoryUser[]> {
     return findUsersByEmailKeys(this.db, keys);
   }
-  usersChangedSince(since: string): Promise<DirectoryUser[]> {
-    return usersChangedSince(this.db, since);
+  usersChangedSince(since: string, connection: string): Promise<DirectoryUser[]> {
+    return usersChangedSince(this.db, since, connection);
   }
   findUserByEmail(email: string): Promise<DirectoryUser | null> {
     return findUserByEmail(this.db, email);

@@ -198,8 +198,12 @@ export interface DirectoryStore {
   getUsers(ids: readonly string[]): Promise<DirectoryUser[]>;
   /** Live users with these emails (matching form: trimmed, lower-cased). */
   findUsersByEmailKeys(keys: readonly string[]): Promise<DirectoryUser[]>;
-  /** Users written at or after `since` (ISO-8601), tombstones included. */
-  usersChangedSince(since: string): Promise<DirectoryUser[]>;
+  /**
+   * Users written at or after `since` (ISO-8601), tombstones included, but those whose
+   * last write was `connection`'s sync: its link's fingerprint was kept at the user's
+   * version, the pair then needing nothing (a first sync's imports, for one).
+   */
+  usersChangedSince(since: string, connection: string): Promise<DirectoryUser[]>;
   /** The live (not deleted) user with this email, matched case-insensitively after trimming. */
   findUserByEmail(email: string): Promise<DirectoryUser | null>;
   countUsers(): Promise<number>;

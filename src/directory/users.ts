@@ -52,8 +52,28 @@ export async function getUserRows(db: Kysely<Database>, ids: readonly string[]):
 }
 
 /** Users written at or after `since` (ISO), tombstones included. */
-export async function usersChangedSince(db: Kysely<Database>, since: string): Promise<DirectoryUser[]> {
-  const rows = await db.selectFrom('users').selectAll().where('updated_at', '>=', since).execute();
+export async function usersChangedSince(
+  db: Kysely<Database>,
+  since: string,
+  connection: string,
+): Promise<DirectoryUser[]> {
+  const rows = await db
+    .selectFrom('users')
+    .selectAll()
+    .where('updated_at', '>=', since)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('links')
+            .select('links.user_id')
+            .where('links.connection', '=', connection)
+            .whereRef('links.user_id', '=', 'users.id')
+            .where('links.fingerprint', 'is not', null)
+            .whereRef('links.fingerprint_version', '=', 'users.version'),
+        ),
+      ),
+    )
+    .execute();
   return rows.map(toUser);
 }
 

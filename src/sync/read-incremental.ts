@@ -52,7 +52,7 @@ export async function readIncremental(
     source,
     columns,
     changed,
-    await store.usersChangedSince(since.usersSince),
+    await store.usersChangedSince(since.usersSince, connection.name),
   );
   const ctx = planContext(connection, {
     mode: options.mode,

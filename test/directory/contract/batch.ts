@@ -492,7 +492,7 @@ export function describeBatch(makeStore: MakeStore): void {
     it('usersChangedSince: the users written at or after a time', async () => {
       const { store } = await open();
       const userIdsChangedSince = async (time: string) =>
-        (await store.usersChangedSince(time)).map((u) => u.id);
+        (await store.usersChangedSince(time, 'crm')).map((u) => u.id);
       const since = new Date().toISOString();
       const ann = await store.createUser({ email: 'ann@example.com' });
       const bo = await store.createUser({ email: 'bo@example.com' });
@@ -502,6 +502,31 @@ export function describeBatch(makeStore: MakeStore): void {
       await store.updateUser(ann.id, { name: 'Ann' });
       expect(await userIdsChangedSince(later)).toEqual([ann.id]);
       expect((await userIdsChangedSince(since)).sort()).toEqual([ann.id, bo.id].sort());
+    });
+
+    it('usersChangedSince: not the users a sync of the connection left quiet at their version', async () => {
+      const { store } = await open();
+      const since = new Date().toISOString();
+      const changed = async (connection: string) =>
+        (await store.usersChangedSince(since, connection)).map((u) => u.id).sort();
+      await store.applyBatch('crm', [
+        { type: 'createUser', user: newUser('u1', 'ann@example.com'), link: link('u1', 'k1') },
+        { type: 'createUser', user: newUser('u2', 'bo@example.com'), link: link('u2', 'k2') },
+        { type: 'createUser', user: newUser('u3', 'cy@example.com'), link: link('u3', 'k3') },
+      ]);
+      await store.applyBatch('erp', [{ type: 'putLink', link: link('u1', 'e1') }]);
+      // k3 keeps none: its user is still to push.
+      const fingerprints = new Map([
+        ['k1', { fingerprint: 'f1', userVersion: 1 }],
+        ['k2', { fingerprint: 'f2', userVersion: 1 }],
+      ]);
+      await store.setFingerprints('crm', fingerprints);
+      expect(await changed('crm')).toEqual(['u3']);
+      // Another connection's link vouches for nothing here.
+      expect(await changed('erp')).toEqual(['u1', 'u2', 'u3']);
+      // Written since (by the app, or another sync): the user's version moved past the link's.
+      await store.updateUser('u2', { name: 'Bo' });
+      expect(await changed('crm')).toEqual(['u2', 'u3']);
     });
 
     it('link writes in one batch: users trade rows, one moves to a new row, a row goes and comes back', async () => {
