@@ -35,6 +35,12 @@ export interface ConnectorCapabilities {
   readonly supportsCursor: boolean;
   /** How many writes the runner should hand over at once. */
   readonly writeBatchSize: number;
+  /**
+   * The source's server computes the rows' fingerprints (`scanFingerprints`), not this
+   * process: a row's then costs the run nothing but its 20 digits, so a write-back checks
+   * the row by its fingerprint as read (`FingerprintAfter.asRead`) instead of by each value.
+   */
+  readonly fingerprintsOnServer?: boolean;
 }
 
 export interface RowInsert {
@@ -58,7 +64,8 @@ export interface RowUpdate {
   readonly set: Readonly<Record<string, unknown>>;
   /**
    * The raw values the sync read for these columns. The update happens only if the row
-   * still holds them (SPEC §3: a concurrent edit is never overwritten).
+   * still holds them (SPEC §3: a concurrent edit is never overwritten). May be empty when
+   * `fingerprint.asRead` stands for them.
    */
   readonly expect: Readonly<Record<string, unknown>>;
   /**

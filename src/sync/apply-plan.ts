@@ -210,12 +210,14 @@ export class Applier {
     const updates = writes.map((a): RowUpdate => {
       const update = a.writeBack!;
       if (!over || a.fingerprint === null) return update;
+      const { columns, cursor, byFingerprint } = over;
+      const { asRead } = a.fingerprint;
+      if (byFingerprint && asRead !== null)
+        return { ...update, expect: {}, fingerprint: { columns, asRead } };
       // A column the write-back neither checks nor sets may have changed since the read:
       // then only a row still as read gives a fingerprint to keep.
-      const { columns, cursor } = over;
       const checked = columns.every((c) => c in update.expect || c in update.set || c === cursor);
       if (checked) return { ...update, fingerprint: { columns } };
-      const { asRead } = a.fingerprint;
       return asRead === null ? update : { ...update, fingerprint: { columns, asRead } };
     });
     const written = await this.sourceWrite(this.source.update(updates));

@@ -243,10 +243,19 @@ export interface FingerprintColumns {
   readonly cursor: string | null;
   /**
    * Read rows to import with their fingerprints: a filter reads columns a write-back
-   * does not check, so it must ask for the row as read. Without one, a write-back gives
-   * the fingerprint after it, and only the rows it writes nothing to go without.
+   * does not check, so it must ask for the row as read; and `byFingerprint` checks the
+   * row by it. Otherwise a write-back gives the fingerprint after it, and only the rows it
+   * writes nothing to go without.
    */
   readonly readWithRows: boolean;
+  /**
+   * An import's write-back checks its row by the fingerprint as read, not value by value
+   * (`ConnectorCapabilities.fingerprintsOnServer`): one value per row to send and compare
+   * instead of every column read. Stricter, if anything: the fingerprint covers every column
+   * read, the cursor too, each in full (a timestamp to the microsecond, where a value is
+   * compared to the millisecond); a row whose cursor alone moved is left to the next run.
+   */
+  readonly byFingerprint: boolean;
 }
 
 /**

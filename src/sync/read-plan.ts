@@ -126,13 +126,13 @@ export async function readAndPlan(
     });
     // With no live user, no row's email or userId can name one: nothing to look up.
     const lookUp = totalUsers === 0 ? noFacts : (rows: readonly SourceRow[]) => lookUpFacts(store, ctx, rows);
+    const byFingerprint = source.capabilities.fingerprintsOnServer === true;
     const over = {
       columns,
       cursor: connection.filter ? null : (connection.cursor ?? null),
-      readWithRows: connection.filter !== null,
+      readWithRows: connection.filter !== null || byFingerprint,
+      byFingerprint,
     };
-    // A linked row's fingerprint is kept if its pair is quiet; see readWithRows for new rows'.
-    const fingerprint = tag !== null && (directory.links.size > 0 || over.readWithRows);
     // A first sync into an empty directory: every row with a valid email is a new user's,
     // imported from a second read (new-rows.ts), and the planner judges the others (no valid
     // email) by their key and email alone. So this read takes only the email and the cursor.
@@ -143,6 +143,8 @@ export async function readAndPlan(
       directory.links.size === 0 &&
       !connection.filter &&
       !options.holdAllRows;
+    // A linked row's fingerprint is kept if its pair is quiet; see readWithRows for new rows'.
+    const fingerprint = tag !== null && !narrow && (directory.links.size > 0 || over.readWithRows);
     const pages = checked
       ? lookUpRows(source, checked.suspectKeys, columns)
       : source.scan({

@@ -11,11 +11,13 @@ import { runConnectionSync } from '../../src/sync/run-sync.js';
 import type { SourcePool } from '../../src/sync/source-pool.js';
 import { HookedPool } from '../support/hooked-pool.js';
 import type { ClubSource } from '../support/club-table.js';
+import { mysqlAvailable } from '../support/mysql.js';
 import { postgresReachable, usePostgresSchemas } from '../support/postgres-directory.js';
 import { expectNoChanges, runOf, useSyncFixture, type SyncWorld } from '../support/sync-fixture.js';
 
 const { clubWorldOn } = useSyncFixture();
 const postgres = await postgresReachable();
+const mysql = await mysqlAvailable();
 const schemas = usePostgresSchemas();
 const pools: SourcePool[] = [];
 afterEach(async () => {
@@ -102,6 +104,51 @@ describe.each(cases)('a first sync of several batches, $kind source, rows $how',
     expect(next.status).toBe('succeeded');
     expect(next.counts.source.updated).toBe(ROWS - first);
     expect(await writtenBack(world)).toBe(ROWS);
+    expectNoChanges(await world.sync());
+  });
+});
+
+const writeBackSources: ClubSource[] = [...sources, ...(mysql ? (['mysql'] as const) : [])];
+describe.each(
+  writeBackSources.flatMap((kind) => [
+    { kind, linked: false, directory: 'an empty directory' },
+    { kind, linked: true, directory: 'a directory with a linked user' },
+  ]),
+)("an import's write-back, $kind source, into $directory", ({ kind, linked }) => {
+  it('leaves a row edited since the read as the other program wrote it; the next run writes it back', async () => {
+    const world = await clubWorldOn(kind);
+    if (linked) {
+      await world.club.add({ email: 'first@x.io', name: 'First' });
+      expect(runOf(await world.sync()).counts.app.created).toBe(1);
+    }
+    const keys: string[] = [];
+    for (let i = 0; i < 3; i += 1) keys.push(await world.club.add({ email: `m${i}@x.io`, plan: 'free' }));
+    const sent: RowUpdate[] = [];
+    const pool = new UpdateHookPool(world.config, async (update, updates) => {
+      sent.push(...updates);
+      // Another program edits a column the write-back does not set, after the read.
+      await world.club.set(keys[1]!, 'plan', 'team');
+      return update(updates);
+    });
+    pools.push(pool);
+
+    const run = await runConnectionSync({ ...world.services, sources: pool }, world.connection(), {
+      trigger: 'manual',
+    });
+
+    expect(run.counts).toMatchObject({ stale: 1, source: { updated: 2 }, app: { created: 3 } });
+    expect(sent.map((u) => u.key).sort()).toEqual([...keys].sort());
+    // The server computes fingerprints: the row's as read stands for every value read.
+    if (kind !== 'sqlite')
+      for (const u of sent)
+        expect([Object.keys(u.expect), u.fingerprint?.asRead]).toEqual([[], expect.any(String)]);
+    else for (const u of sent) expect(u.expect).toMatchObject({ plan: 'free', app_user_id: null });
+    const edited = (await world.club.rows()).find((row) => row.email === 'm1@x.io');
+    expect(edited).toMatchObject({ plan: 'team', app_user_id: null });
+
+    runOf(await world.sync());
+    expect(await world.user('m1@x.io')).toMatchObject({ custom: { plan: 'team' } });
+    expect(await writtenBack(world)).toBe(linked ? 4 : 3);
     expectNoChanges(await world.sync());
   });
 });

@@ -102,7 +102,12 @@ class MysqlConnector implements SourceConnector {
     private readonly settings: ConnectorSettings,
   ) {
     this.db = openMysql(target, settings.readOnly);
-    this.capabilities = { readOnly: settings.readOnly, supportsCursor: true, writeBatchSize: 1000 };
+    this.capabilities = {
+      readOnly: settings.readOnly,
+      supportsCursor: true,
+      writeBatchSize: 1000,
+      fingerprintsOnServer: true,
+    };
   }
 
   /**

@@ -93,7 +93,12 @@ class PostgresConnector implements SourceConnector {
       target,
       where: `table "${table}" in PostgreSQL database "${target.database}" on ${target.server}`,
     };
-    this.capabilities = { readOnly: settings.readOnly, supportsCursor: true, writeBatchSize: 1000 };
+    this.capabilities = {
+      readOnly: settings.readOnly,
+      supportsCursor: true,
+      writeBatchSize: 1000,
+      fingerprintsOnServer: true,
+    };
   }
 
   /**
