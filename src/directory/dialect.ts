@@ -40,6 +40,12 @@ export interface DirectoryDialect {
    * share a machine (1M links: 2.1–2.2 s for the no-op, 1.7 s without them).
    */
   besideSource?<D, T>(db: Kysely<D>, read: (db: Kysely<D>) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work`, an import that at least doubles the users, with the upkeep this database
+   * does row by row put off to one pass at the end, where that is cheaper (SQLite: the
+   * users' search index, see sqlite/user-search.ts).
+   */
+  inBulk?<T>(db: Kysely<unknown>, work: () => Promise<T>): Promise<T>;
   /** `value` is one of these buckets (core/fingerprint-buckets.ts), however many. */
   oneOf(value: RawBuilder<unknown>, buckets: readonly number[]): RawBuilder<boolean>;
 }

@@ -71,6 +71,9 @@ import {
   usersChangedSince,
 } from './users.js';
 
+/** New users from which an import may be done in bulk (see `importInBulk`). */
+const BULK_IMPORT = 10_000;
+
 export class KyselyDirectoryStore implements DirectoryStore {
   readonly dialect: DirectoryDialect['name'];
 
@@ -79,6 +82,12 @@ export class KyselyDirectoryStore implements DirectoryStore {
     private readonly directoryDialect: DirectoryDialect,
   ) {
     this.dialect = directoryDialect.name;
+  }
+
+  async importInBulk<T>(newUsers: number, work: () => Promise<T>): Promise<T> {
+    const { inBulk } = this.directoryDialect;
+    if (!inBulk || newUsers < BULK_IMPORT || newUsers < (await countUsers(this.db))) return work();
+    return inBulk(this.db as Kysely<unknown>, work);
   }
 
   close(): Promise<void> {

@@ -247,6 +247,12 @@ export interface DirectoryStore {
   /** Users whose link in another connection is suspended by that connection's filter. */
   suspendedElsewhere(connection: string, userIds?: readonly string[]): Promise<Set<string>>;
   applyBatch(connection: string, ops: readonly DirectoryOp[]): Promise<DirectoryOpResult[]>;
+  /**
+   * Runs `work`, an import of about `newUsers` users. When that is many, and at least as
+   * many as there are, the store may put off what it keeps up row by row until `work` ends
+   * (SQLite: the search index, which finds meanwhile only the users it had).
+   */
+  importInBulk<T>(newUsers: number, work: () => Promise<T>): Promise<T>;
 
   startRun(connection: string, trigger: Trigger): Promise<RunRecord>;
   finishRun(

@@ -42,10 +42,12 @@ export async function applyAndRecord(
     fingerprints,
   });
   if (streamed) {
-    const imported = await importNewRows(streamed, ctx, columns, store, source, {
-      onProgress: (p: ApplyProgress) => options.onProgress?.({ done: plan.actions.length + p.done, total }),
-      fingerprints,
-    });
+    const imported = await store.importInBulk(streamed.keyByEmailHash.size, () =>
+      importNewRows(streamed, ctx, columns, store, source, {
+        onProgress: (p: ApplyProgress) => options.onProgress?.({ done: plan.actions.length + p.done, total }),
+        fingerprints,
+      }),
+    );
     applied = addOutcome(applied, imported);
   }
   const outcome = withSettled(

@@ -9,7 +9,7 @@ import type { DatabaseConnection, Driver, SqliteDialectConfig } from 'kysely';
 import { CompiledQuery, SqliteDialect, SqliteDriver, sql } from 'kysely';
 import type { DirectoryDialect } from '../dialect.js';
 import { withStatementCache } from './statement-cache.js';
-import { createUserSearch, sqliteUserSearch } from './user-search.js';
+import { createUserSearch, inBulk, sqliteUserSearch } from './user-search.js';
 
 const PRAGMAS = [
   'journal_mode = WAL',
@@ -59,6 +59,7 @@ export function createSqliteDirectoryDialect(path: string): DirectoryDialect {
     kysely: new DirectorySqliteDialect({ database: withStatementCache(database) }),
     afterMigrate: createUserSearch,
     userSearch: sqliteUserSearch,
+    inBulk,
     isUniqueViolation,
     oneOf: (value, values) =>
       sql<boolean>`${value} in (select value from json_each(${JSON.stringify(values)}))`,
