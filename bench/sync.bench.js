@@ -1,7 +1,7 @@
 // `npm run bench`: sync a generated source of BENCH_ROWS rows (default 100,000) with a
-// directory: first sync, no-op full re-sync (twice: the first takes the rows'
-// fingerprints), incremental sync (cursor) after 1,000 edits
-// timed as the whole `usersync sync` command, full sync after 1 % edits. Prints wall time,
+// directory: first sync, incremental sync (cursor) with nothing changed, no-op full re-sync
+// (twice), incremental sync after 1,000 edits (the incremental ones timed as the whole
+// `usersync sync` command), full sync after 1 % edits. Prints wall time,
 // rows/s and peak memory of each phase (each in its own process), each as a multiple of
 // the naive baseline's speed (bench/baseline.js, on the first BENCH_BASELINE_ROWS rows,
 // default 20,000) and, for a PostgreSQL source, of the floor (COPY of what a sync reads).
@@ -100,6 +100,9 @@ const results = [phase('first sync (import + write-back)')];
 // What autovacuum would do after a million-row load (this machine's server has it off).
 await source.vacuum();
 if (onPostgres) await vacuumSchema(POSTGRES_URL, new URL(directory).searchParams.get('schema'));
+// The next scheduled sync: incremental, with nothing changed; it must not take the
+// import's own writes for app changes to push.
+results.push(command('incremental after the import (cursor)'));
 // Both bench sources give fingerprints (see src/sync/fingerprints.ts), and the import kept
 // every row's: from the first no-op on, rows whose fingerprint is unchanged are not read.
 // (A MariaDB source's import keeps none: its first no-op reads every row and takes them.)
