@@ -1,5 +1,5 @@
 /** Reading users from the directory. */
-import type { Kysely, Selectable } from 'kysely';
+import type { ExpressionBuilder, Kysely, Selectable } from 'kysely';
 import { sql } from 'kysely';
 import type { CustomValue, DirectoryUser } from '../core/user.js';
 import { emailKey } from '../core/normalize.js';
@@ -51,7 +51,19 @@ export async function getUserRows(db: Kysely<Database>, ids: readonly string[]):
   );
 }
 
-/** Users written at or after `since` (ISO), tombstones included. */
+/** The user's link in `connection`, as a subquery of a query on users. */
+function linkIn(eb: ExpressionBuilder<Database, 'users'>, connection: string) {
+  return eb
+    .selectFrom('links')
+    .select('links.user_id')
+    .where('links.connection', '=', connection)
+    .whereRef('links.user_id', '=', 'users.id');
+}
+
+/**
+ * Users written at or after `since` (ISO), tombstones included, but those whose link in
+ * `connection` holds a fingerprint taken at the user's version (see DirectoryStore).
+ */
 export async function usersChangedSince(
   db: Kysely<Database>,
   since: string,
@@ -61,13 +73,10 @@ export async function usersChangedSince(
     .selectFrom('users')
     .selectAll()
     .where('updated_at', '>=', since)
-    .where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom('links')
-            .select('links.user_id')
-            .where('links.connection', '=', connection)
-            .whereRef('links.user_id', '=', 'users.id')
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          linkIn(eb, connection)
             .where('links.fingerprint', 'is not', null)
             .whereRef('links.fingerprint_version', '=', 'users.version'),
         ),
@@ -87,16 +96,7 @@ export async function liveUsersWithoutLink(
     .selectFrom('users')
     .selectAll()
     .where('deleted_at', 'is', null)
-    .where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom('links')
-            .select('links.user_id')
-            .where('links.connection', '=', connection)
-            .whereRef('links.user_id', '=', 'users.id'),
-        ),
-      ),
-    )
+    .where((eb) => eb.not(eb.exists(linkIn(eb, connection))))
     .execute();
   return rows.map(toUser);
 }
