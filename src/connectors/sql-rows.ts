@@ -96,13 +96,14 @@ export async function* fingerprintsOf(pages: AsyncIterable<SourceRow[]>): AsyncI
   for await (const page of pages) yield page.map((row) => ({ key: row.key, fingerprint: row.fingerprint! }));
 }
 
+/** A row selected with only its key and fingerprint, as `scanFingerprints` gives it. */
+export function toRowFingerprint(row: SelectedRow): RowFingerprint {
+  const { key, fingerprint } = toSourceRow(row, []);
+  return { key, fingerprint: fingerprint! };
+}
+
 /** The fingerprints of rows read in one query, `pageSize` at a time. */
 export function* inPages(rows: readonly SelectedRow[], pageSize: number): Iterable<RowFingerprint[]> {
   const size = Math.max(1, Math.floor(pageSize));
-  for (let i = 0; i < rows.length; i += size) {
-    yield rows.slice(i, i + size).map((row) => {
-      const { key, fingerprint } = toSourceRow(row, []);
-      return { key, fingerprint: fingerprint! };
-    });
-  }
+  for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size).map(toRowFingerprint);
 }

@@ -1,7 +1,7 @@
 import { CompiledQuery, type RawBuilder } from 'kysely';
 import { UsersyncError } from '../../core/errors.js';
 import type { InsertResult, RowInsert, RowUpdate, WriteResult } from '../connector.js';
-import { compiledByShape, toSourceRow, type SelectedRow } from '../sql-rows.js';
+import { compiledByShape, toRowFingerprint, type SelectedRow } from '../sql-rows.js';
 import { isRowError, messageOf, mysqlFailure, type MysqlPlace } from './mysql-errors.js';
 import type { MysqlKysely } from './mysql-open.js';
 import { findColumn, isUniqueKey, type MysqlColumn, type MysqlTableInfo } from './mysql-schema.js';
@@ -109,12 +109,7 @@ async function updateTogether(
 }
 
 function fingerprintsByKey(rows: readonly SelectedRow[]): Map<string, string> {
-  return new Map(
-    rows.map((row) => {
-      const { key, fingerprint } = toSourceRow(row, []);
-      return [key, fingerprint!];
-    }),
-  );
+  return new Map(rows.map(toRowFingerprint).map(({ key, fingerprint }) => [key, fingerprint]));
 }
 
 /**
