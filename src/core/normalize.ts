@@ -54,7 +54,22 @@ function parseText(raw: unknown): Parsed {
   return { ok: false, reason: `a ${describe(raw)} cannot be read as text` };
 }
 
+/**
+ * A plain http(s) URL that the WHATWG parser surely accepts: a host of letter-digit-hyphen
+ * labels whose last one starts with a letter (so it is never read as an IPv4 address, nor
+ * as punycode to decode), a port of at most four digits, and a path and query of URL
+ * characters. Most avatars are: `new URL` costs ten times the test (1M rows: about a second).
+ */
+const PLAIN_HTTP_URL =
+  /^https?:\/\/(?:[a-z0-9]+(?:-[a-z0-9]+)*\.)*[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?::\d{1,4})?(?:[/?][\w.~%!$&'()*+,;=:@/?-]*)?$/i;
+
+/** True for URLs `isHttpUrl` accepts without parsing them (exported for its test). */
+export function isPlainHttpUrl(text: string): boolean {
+  return PLAIN_HTTP_URL.test(text);
+}
+
 function isHttpUrl(text: string): boolean {
+  if (isPlainHttpUrl(text)) return true;
   try {
     const url = new URL(text);
     return url.protocol === 'http:' || url.protocol === 'https:';

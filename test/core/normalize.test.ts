@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseDate, parseEmail, parseValue } from '../../src/core/normalize.js';
+import { isPlainHttpUrl, parseDate, parseEmail, parseValue } from '../../src/core/normalize.js';
 
 describe('emails', () => {
   it('are trimmed and matched lower-cased, keeping their case for display', () => {
@@ -77,6 +78,56 @@ describe('text, URLs and custom values', () => {
     });
     expect(parseValue('javascript:alert(1)', 'url').ok).toBe(false);
     expect(parseValue('a.png', 'url').ok).toBe(false);
+    // Refused by the WHATWG parser, though they look like URLs: a port out of range, a
+    // last label read as an IPv4 address that is not one, punycode that does not decode.
+    for (const bad of ['http://a.io:99999/x', 'http://1.2.3.999/', 'http://a.0x1f/', 'http://xn--a.com/'])
+      expect(parseValue(bad, 'url').ok).toBe(false);
+  });
+
+  it('a URL taken without parsing is one the WHATWG parser takes (property)', () => {
+    const whatwgHttp = (text: string) => {
+      try {
+        return ['http:', 'https:'].includes(new URL(text).protocol);
+      } catch {
+        return false;
+      }
+    };
+    // Mostly URL-like pieces, with the odd character that makes a URL invalid or special.
+    const chars = (alphabet: string[], min: number) =>
+      fc.array(fc.constantFrom(...alphabet), { minLength: min, maxLength: 8 }).map((c) => c.join(''));
+    const label = fc.oneof(
+      { weight: 8, arbitrary: chars(['a', 'Z', 'x', 'n', '0', '9', '-'], 1) },
+      { weight: 1, arbitrary: fc.constantFrom('xn--', '0x1f', '999', '', '_', 'é', ' ', '[::1]') },
+    );
+    const tail = chars(
+      ['a', '0', '-', '.', '_', '/', '?', '#', '%', '%zz', '@', '~', ':', ' ', '\\', '"', 'é'],
+      0,
+    );
+    const url = fc
+      .tuple(
+        fc.constantFrom('http://', 'https://', 'HTTPS://', 'ftp://', 'http:/', 'http:///', ''),
+        fc.array(label, { minLength: 1, maxLength: 4 }).map((labels) => labels.join('.')),
+        fc.option(
+          fc.integer({ min: 0, max: 99_999 }).map((port) => `:${port}`),
+          { nil: '' },
+        ),
+        fc.option(
+          tail.map((path) => `/${path}`),
+          { nil: '' },
+        ),
+      )
+      .map((parts) => parts.join(''));
+    let plain = 0;
+    fc.assert(
+      fc.property(url, (candidate) => {
+        if (!isPlainHttpUrl(candidate)) return;
+        plain += 1;
+        expect(whatwgHttp(candidate)).toBe(true);
+      }),
+      { numRuns: 20_000 },
+    );
+    // The generator reaches the fast path often enough for the property to mean something.
+    expect(plain).toBeGreaterThan(200);
   });
 
   it('objects and binary values cannot be read as text', () => {
