@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseTimestamptz } from '../../src/connectors/postgres/postgres-type-parsers.js';
 import { parseDate } from '../../src/core/normalize.js';
 import { scanAll } from './contract.js';
 import { POSTGRES_TEST_URL, postgresReachable, usePostgresSources } from '../support/postgres.js';
@@ -195,4 +197,69 @@ describe.runIf(reachable)('postgres source values', () => {
       { key: '7', values: { email: 'P7@X.io ' } },
     ]);
   });
+});
+
+describe('timestamptz text', () => {
+  const pgDefault = pg.types.getTypeParser(1184, 'text') as (text: string) => unknown;
+  const same = (text: string): void => {
+    expect(parseTimestamptz(text), text).toEqual(pgDefault(text));
+  };
+
+  it('is read as pg reads it by default, in the shapes the server sends (property)', () => {
+    const two = fc.integer({ min: 0, max: 99 }).map((n) => String(n).padStart(2, '0'));
+    const serverShape = fc
+      .tuple(
+        fc.integer({ min: 0, max: 12_000 }).map((y) => String(y).padStart(4, '0')),
+        two,
+        two,
+        two,
+        two,
+        two,
+        fc.option(fc.stringMatching(/^\.[0-9]{1,7}$/), { nil: '' }),
+        fc.constantFrom('+', '-', ' ', ''),
+        two,
+        fc.option(
+          two.map((m) => `:${m}`),
+          { nil: '' },
+        ),
+        fc.option(
+          two.map((s) => `:${s}`),
+          { nil: '' },
+        ),
+        fc.constantFrom('', '', '', ' BC', 'x'),
+      )
+      .map(([y, mo, d, h, mi, s, frac, sign, oh, om, os, tail]) =>
+        [y, '-', mo, '-', d, ' ', h, ':', mi, ':', s, frac, sign, oh, om, os, tail].join(''),
+      );
+    fc.assert(
+      fc.property(serverShape, (text) => same(text)),
+      { numRuns: 5_000 },
+    );
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), (text) => same(text)),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it.runIf(reachable)(
+    'is read as pg reads it by default, in the text the server sends in any zone',
+    async () => {
+      const client = new pg.Client(POSTGRES_TEST_URL);
+      await client.connect();
+      try {
+        // Half-hour zones, a zone whose 1900 offset has seconds (local mean time), BC, infinity.
+        for (const zone of ['UTC', 'Asia/Kolkata', 'America/St_Johns', 'Europe/Amsterdam']) {
+          await client.query(`set time zone '${zone}'`);
+          const { rows } = await client.query<{ t: string }>(`select t::text as t from unnest(array[
+            timestamptz '2024-05-01 09:30:00.123456+02', '1900-01-01 00:00:00+00', '0050-06-01 12:00:00+00',
+            '10000-01-01 00:00:00+00', '0044-03-15 12:00:00+00 BC', 'infinity', '-infinity',
+            now(), '1999-12-31 23:59:59.999999+00', '2024-02-29 12:00:00.5+00'
+          ]) as t`);
+          for (const { t } of rows) same(t);
+        }
+      } finally {
+        await client.end();
+      }
+    },
+  );
 });
