@@ -56,8 +56,14 @@ export function customKey(id: FieldId): string | null {
   return id.startsWith('custom.') ? id.slice('custom.'.length) : null;
 }
 
-/** Every source column the mapping reads (email and key first). */
-export function mappedColumns(mapping: Mapping): string[] {
-  const columns = [mapping.keyColumn, mapping.emailColumn, ...mapping.fields.map((f) => f.column)];
-  return [...new Set(columns)];
+const columnsOf = new WeakMap<Mapping, readonly string[]>();
+
+/** Every source column the mapping reads (email and key first). Asked once per row planned: kept. */
+export function mappedColumns(mapping: Mapping): readonly string[] {
+  let columns = columnsOf.get(mapping);
+  if (columns === undefined) {
+    columns = [...new Set([mapping.keyColumn, mapping.emailColumn, ...mapping.fields.map((f) => f.column)])];
+    columnsOf.set(mapping, columns);
+  }
+  return columns;
 }

@@ -4,7 +4,7 @@
  */
 import type { MappedField, Owner } from './fields.js';
 import type { Baseline } from './link.js';
-import { parseValue, type Canonical } from './normalize.js';
+import { parseValue, type Canonical, type Parsed } from './normalize.js';
 import type { ConflictPolicy, SyncMode } from './plan.js';
 import { appCanonical, appValue, patchFromSource } from './user-values.js';
 import type { DirectoryUser, UserPatch } from './user.js';
@@ -41,6 +41,8 @@ type Side = 'app' | 'source' | 'none';
 /**
  * Merges every mapped field. `baseline` is null for a pair that was never linked
  * (first match by email): then no side "changed", and an empty side takes the other's value.
+ * `parsed`, when given, holds each field's value in the row as `parseValue` reads it
+ * (an import has just read them to make the user).
  */
 export function mergeFields(
   options: MergeOptions,
@@ -48,12 +50,14 @@ export function mergeFields(
   user: DirectoryUser,
   row: Readonly<Record<string, unknown>>,
   baseline: Baseline | null,
+  parsedRow?: readonly Parsed[],
 ): FieldMerge {
   const merge: FieldMerge = { appPatch: {}, sourceSet: {}, baseline: {}, conflicts: [], invalid: [] };
   const canWrite = options.mode !== 'import';
-  for (const field of fields) {
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i]!;
     const raw = row[field.column];
-    const parsed = parseValue(raw, field.kind);
+    const parsed = parsedRow?.[i] ?? parseValue(raw, field.kind);
     if (!parsed.ok) {
       const owner = effectiveOwner(field.owner, options.mode);
       if (owner === 'app') {

@@ -2,7 +2,7 @@
 import type { SourceRow } from './source-row.js';
 import { customKey } from './fields.js';
 import type { InvalidValue } from './merge-fields.js';
-import { parseValue } from './normalize.js';
+import { parseValue, type Parsed } from './normalize.js';
 import type { PlanContext } from './plan.js';
 import { customFromRaw } from './user-values.js';
 import type { CustomValue, DirectoryUser, NewUser } from './user.js';
@@ -11,13 +11,15 @@ import type { CustomValue, DirectoryUser, NewUser } from './user.js';
  * The user takes every value the row has. App-owned fields are the app's to set, with
  * two exceptions for a user the app has never seen: `createdAt` takes the source's value
  * if it has one (SPEC §1), and so does `lastSeenAt` (the app knows nothing better yet).
+ * Also returns each field's value as read (`parsed`, in the mapping's order).
  */
 export function newUserFromRow(
   ctx: PlanContext,
   row: SourceRow,
   email: string,
-): { user: NewUser; invalid: InvalidValue[] } {
+): { user: NewUser; invalid: InvalidValue[]; parsed: Parsed[] } {
   const invalid: InvalidValue[] = [];
+  const parsedRow: Parsed[] = [];
   const custom: Record<string, CustomValue> = {};
   let name: string | null = null;
   let avatar: string | null = null;
@@ -26,6 +28,7 @@ export function newUserFromRow(
   for (const field of ctx.mapping.fields) {
     const raw = row.values[field.column];
     const parsed = parseValue(raw, field.kind);
+    parsedRow.push(parsed);
     if (!parsed.ok) {
       invalid.push({ field, raw, reason: parsed.reason });
       continue;
@@ -49,7 +52,7 @@ export function newUserFromRow(
     status: 'active',
     custom,
   };
-  return { user, invalid };
+  return { user, invalid, parsed: parsedRow };
 }
 
 /**

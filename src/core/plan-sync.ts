@@ -380,10 +380,10 @@ function reportMerge(pass: Pass, key: string, userId: string, merge: FieldMerge)
 
 function planImport(pass: Pass, row: SourceRow, email: Email): void {
   const { ctx } = pass;
-  const { user, invalid } = newUserFromRow(ctx, row, email.email);
+  const { user, invalid, parsed } = newUserFromRow(ctx, row, email.email);
   for (const bad of invalid) pass.issues.push(issues.invalidValue(ctx.connection, row.key, bad, user.id));
   // The new user already holds the row's values, so the merge yields just the write-back of app-owned fields.
-  const merge = mergeFields(ctx, ctx.mapping.fields, asDirectoryUser(user), row.values, null);
+  const merge = mergeFields(ctx, ctx.mapping.fields, asDirectoryUser(user), row.values, null, parsed);
   const writeBack =
     Object.keys(merge.sourceSet).length > 0
       ? { key: row.key, set: merge.sourceSet, expect: pick(row.values, mappedColumns(ctx.mapping)) }

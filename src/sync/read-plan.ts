@@ -281,7 +281,7 @@ export async function columnsToRead(
   config: LoadedConfig,
   connection: ConnectionConfig,
   source: SourceConnector,
-): Promise<string[]> {
+): Promise<readonly string[]> {
   const description = await source.describe();
   checkColumns(config, connection, description, source.keyColumn);
   // A filter may name any column, so read them all then; otherwise the mapped ones and the cursor.

@@ -13,7 +13,10 @@ const COLUMNS_TTL_MS = 60_000;
 
 export class SourcePool {
   private readonly sources = new Map<string, { definition: string; source: Promise<SourceConnector> }>();
-  private readonly checked = new Map<string, { at: number; definition: string; columns: string[] }>();
+  private readonly checked = new Map<
+    string,
+    { at: number; definition: string; columns: readonly string[] }
+  >();
 
   constructor(private readonly config: LoadedConfig) {}
 
@@ -38,7 +41,10 @@ export class SourcePool {
    * The columns a sync of this connection reads, checked against the source (`check`) at
    * most once a minute: the single-user path then skips describing the source each time.
    */
-  async columnsToRead(connection: ConnectionConfig, check: () => Promise<string[]>): Promise<string[]> {
+  async columnsToRead(
+    connection: ConnectionConfig,
+    check: () => Promise<readonly string[]>,
+  ): Promise<readonly string[]> {
     const definition = JSON.stringify(connection);
     const known = this.checked.get(connection.name);
     if (known?.definition === definition && Date.now() - known.at < COLUMNS_TTL_MS) return known.columns;
