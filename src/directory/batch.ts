@@ -147,7 +147,7 @@ async function createUsersInBulk(
     await insertNewUsersLinks(
       trx,
       connection,
-      fresh.map((op) => op.link),
+      fresh.flatMap((op) => (op.link ? [op.link] : [])),
       now,
     );
   } catch (error) {
@@ -209,7 +209,7 @@ async function applyOp(db: Kysely<Database>, op: DirectoryOp, state: BatchState)
       if (await isEmailTaken(db, emailKey(op.user.email))) return 'conflict';
       await insertUser(db, op.user, state.now);
       // In the step, so its savepoint undoes the user and the link together.
-      await putLinks(db, state.connection, [op.link], state.now);
+      if (op.link) await putLinks(db, state.connection, [op.link], state.now);
       return 'ok';
     case 'updateUser':
       return applyUpdate(db, op, state);

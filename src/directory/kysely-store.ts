@@ -18,6 +18,7 @@ import {
   digestLinkFingerprints,
   findLinks,
   findLinksWithUsers,
+  insertNewUsersLinks,
   linksOfUser,
   linksOfUsers,
   scanLinkFingerprints,
@@ -45,6 +46,7 @@ import type {
   IssueRecord,
   IssueStatus,
   FingerprintAt,
+  ImportedLink,
   LinkFingerprint,
   LinkWithUser,
   LockOwner,
@@ -147,6 +149,19 @@ export class KyselyDirectoryStore implements DirectoryStore {
   }
   digestLinkFingerprints(connection: string): Promise<{ buckets: BucketDigest[]; untrusted: number }> {
     return digestLinkFingerprints(this.db, connection, this.directoryDialect.besideSource);
+  }
+  async linkImported(connection: string, links: readonly ImportedLink[]): Promise<void> {
+    if (links.length === 0) return;
+    const now = new Date().toISOString();
+    await this.db.transaction().execute((trx) =>
+      insertNewUsersLinks(
+        trx,
+        connection,
+        links.map((l) => l.link),
+        now,
+        links.map((l) => l.fingerprint),
+      ),
+    );
   }
   setFingerprints(
     connection: string,

@@ -315,14 +315,15 @@ export function suspendedLinks(db: Kysely<Database>, connection: string) {
 
 function linkValues(link: LinkState, now: string) {
   return {
+    // A link written is a pair that changed: its row is read in full until it is quiet
+    // again. Except an import's, which may keep its row's (insertNewUsersLinks).
+    fingerprint: null as string | null,
+    fingerprint_version: null as number | null,
     user_id: link.userId,
     source_email: link.sourceEmail,
     baseline: JSON.stringify(link.baseline),
     suspended: link.suspended ? 1 : 0,
     updated_at: now,
-    // A link written is a pair that changed: its row is read in full until it is quiet again.
-    fingerprint: null,
-    fingerprint_version: null,
   };
 }
 
@@ -369,8 +370,18 @@ export async function insertNewUsersLinks(
   connection: string,
   links: readonly LinkState[],
   now: string,
+  /** Each link's row's fingerprint to keep, by index (none: no fingerprint). */
+  fingerprints?: ReadonlyArray<FingerprintAt | null>,
 ): Promise<void> {
-  const rows = links.map((l) => ({ connection, source_key: l.key, ...linkValues(l, now) }));
+  const rows = links.map((link, i) => {
+    const row = { connection, source_key: link.key, ...linkValues(link, now) };
+    const kept = fingerprints?.[i];
+    if (kept) {
+      row.fingerprint = kept.fingerprint;
+      row.fingerprint_version = kept.userVersion;
+    }
+    return row;
+  });
   await insertMany(db, 'links upsert', rows, (r) =>
     db
       .insertInto('links')

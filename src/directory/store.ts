@@ -116,8 +116,11 @@ export interface NewAppUser {
 
 /** One step of applying a sync plan to the directory; a batch of them is one transaction. */
 export type DirectoryOp =
-  /** Create a user imported from a row, and its link. */
-  | { readonly type: 'createUser'; readonly user: NewUser; readonly link: LinkState }
+  /**
+   * Create a user imported from a row, and its link; null: the link comes later, with
+   * its row's fingerprint (`linkImported`), once the user's id is written back.
+   */
+  | { readonly type: 'createUser'; readonly user: NewUser; readonly link: LinkState | null }
   /** Patch a user (only if still at `expectedVersion`) and write its link (replacing the user's previous one). */
   | {
       readonly type: 'updateUser';
@@ -168,6 +171,12 @@ export const NEW_USER_VERSION = 1;
 export interface FingerprintAt {
   readonly fingerprint: string;
   readonly userVersion: number;
+}
+
+/** A link of a user an import created, and its row's fingerprint if one is to be kept. */
+export interface ImportedLink {
+  readonly link: LinkState;
+  readonly fingerprint: FingerprintAt | null;
 }
 
 export interface LockOwner {
@@ -235,6 +244,11 @@ export interface DirectoryStore {
    * are digested by bucket.
    */
   digestLinkFingerprints(connection: string): Promise<{ buckets: BucketDigest[]; untrusted: number }>;
+  /**
+   * Writes the links of users an import created without them (`createUser` with no link),
+   * each with its row's fingerprint, or none.
+   */
+  linkImported(connection: string, links: readonly ImportedLink[]): Promise<void>;
   /** Sets the fingerprints of these links' rows, by row key (null clears one). */
   setFingerprints(connection: string, fingerprints: ReadonlyMap<string, FingerprintAt | null>): Promise<void>;
   /** Live users with no link in this connection. */

@@ -155,8 +155,8 @@ describe.each(
 
 /**
  * The pipeline's order, which crash safety rests on: a batch's write-back starts only
- * after its users and links were committed, write-backs go one at a time in batch order,
- * and no more than two batches' directory writes are in flight.
+ * after its users were committed, its links follow its write-back, write-backs go one at
+ * a time in batch order, and no more than two batches' directory writes are in flight.
  */
 describe.runIf(postgres).each(['sqlite', 'postgres'])(
   'the import pipeline, %s directory',
@@ -173,11 +173,17 @@ describe.runIf(postgres).each(['sqlite', 'postgres'])(
       let mostInFlight = 0;
       const store = new Proxy(world.store, {
         get: (target, property, receiver) => {
+          if (property === 'linkImported')
+            return async (...args: Parameters<DirectoryStore['linkImported']>) => {
+              await target.linkImported(...args);
+              events.push(`linked ${args[1][0]?.link.userId}`);
+            };
           if (property !== 'applyBatch') return Reflect.get(target, property, receiver) as unknown;
           return async (...args: Parameters<DirectoryStore['applyBatch']>) => {
             const [, ops] = args;
             const first = ops[0];
-            const batch = first?.type === 'createUser' ? first.link.key : null;
+            // A batch by its first user's id, which its write-back sets (app_user_id).
+            const batch = first?.type === 'createUser' ? first.user.id : null;
             if (batch === null) return target.applyBatch(...args);
             mostInFlight = Math.max(mostInFlight, ++inFlight);
             events.push(`users ${batch}`);
@@ -191,9 +197,10 @@ describe.runIf(postgres).each(['sqlite', 'postgres'])(
         },
       });
       const pool = new UpdateHookPool(world.config, async (update, updates) => {
-        events.push(`write-back ${updates[0]!.key}`);
+        const batch = String(updates[0]!.set.app_user_id);
+        events.push(`write-back ${batch}`);
         const results = await update(updates);
-        events.push(`written back ${updates[0]!.key}`);
+        events.push(`written back ${batch}`);
         return results;
       });
       pools.push(pool);
@@ -208,6 +215,7 @@ describe.runIf(postgres).each(['sqlite', 'postgres'])(
       for (const [i, batch] of batches.entries()) {
         expect(at(`committed ${batch}`)).toBeLessThan(at(`write-back ${batch}`));
         expect(at(`write-back ${batch}`)).toBeLessThan(at(`written back ${batch}`));
+        expect(at(`written back ${batch}`)).toBeLessThan(at(`linked ${batch}`));
         const next = batches[i + 1];
         if (next !== undefined) expect(at(`written back ${batch}`)).toBeLessThan(at(`write-back ${next}`));
       }

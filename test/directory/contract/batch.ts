@@ -529,6 +529,33 @@ export function describeBatch(makeStore: MakeStore): void {
       expect(await changed('crm')).toEqual(['u2', 'u3']);
     });
 
+    it('an import creates users first and links them after, each with its row fingerprint or none', async () => {
+      const { store } = await open();
+      const results = await store.applyBatch('crm', [
+        { type: 'createUser', user: newUser('u1', 'ann@example.com'), link: null },
+        { type: 'createUser', user: newUser('u2', 'bo@example.com'), link: null },
+      ]);
+      expect(results).toEqual(['ok', 'ok']);
+      expect((await store.liveUsersWithoutLink('crm')).map((u) => u.id).sort()).toEqual(['u1', 'u2']);
+      expect(await collect(store.scanLinks('crm', 10))).toEqual([]);
+
+      await store.linkImported('crm', [
+        {
+          link: link('u1', 'k1', { baseline: { name: 'Ann' } }),
+          fingerprint: { fingerprint: 'f1', userVersion: 1 },
+        },
+        { link: link('u2', 'k2'), fingerprint: null },
+      ]);
+      expect(await store.liveUsersWithoutLink('crm')).toEqual([]);
+      const links = (await collect(store.scanLinks('crm', 10))).flat();
+      expect(links.find((l) => l.key === 'k1')).toMatchObject({ userId: 'u1', baseline: { name: 'Ann' } });
+      const fingerprints = (await collect(store.scanLinkFingerprints('crm', 10))).flat();
+      expect(fingerprints.sort((a, b) => a.key.localeCompare(b.key))).toEqual([
+        { key: 'k1', fingerprint: 'f1' },
+        { key: 'k2', fingerprint: null },
+      ]);
+    });
+
     it('link writes in one batch: users trade rows, one moves to a new row, a row goes and comes back', async () => {
       const { store } = await open();
       await store.applyBatch('crm', [
