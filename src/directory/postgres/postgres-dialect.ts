@@ -14,6 +14,7 @@ import type { DirectoryDialect } from '../dialect.js';
 import { isUniqueViolation, openError } from './postgres-errors.js';
 import { schemaIntrospector } from './schema-introspector.js';
 import { parsePostgresDirectoryUrl, type PostgresDirectoryTarget } from './postgres-url.js';
+import { preparingPool } from './prepared-statements.js';
 import { createUserSearch } from './user-search.js';
 
 const POOL_SIZE = 10;
@@ -36,7 +37,7 @@ export function createPostgresDirectoryDialect(url: string): DirectoryDialect {
   return {
     name: 'postgres',
     kysely: new SchemaScopedPostgresDialect(target.schema, {
-      pool,
+      pool: preparingPool(pool),
       // Every new pooled connection, before its first query: unqualified names are the directory's.
       onCreateConnection: async (connection) => {
         await connection.executeQuery(setSearchPath);
