@@ -161,8 +161,16 @@ function arrangementOf(update: RowUpdate): string {
   arrangement += '\0\0';
   for (const name in update.expect) arrangement += `${name}\0${kindOf(update.expect[name])}`;
   const after = update.fingerprint;
-  if (after) arrangement += `\0\0${after.asRead !== undefined}\0${after.columns.join('\0')}`;
+  if (after) arrangement += `\0\0${after.asRead !== undefined}\0${joined(after.columns)}`;
   return arrangement;
+}
+
+/** The fingerprint's columns, joined once per array: a batch's updates share one. */
+const joinedColumns = new WeakMap<readonly string[], string>();
+function joined(columns: readonly string[]): string {
+  let text = joinedColumns.get(columns);
+  if (text === undefined) joinedColumns.set(columns, (text = columns.join('\0')));
+  return text;
 }
 
 /** What isPlain and holdingOf see of a value: a Date, another plain value, or neither. */
