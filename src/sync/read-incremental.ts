@@ -13,6 +13,7 @@ import { planSync } from '../core/plan-sync.js';
 import type { DirectoryUser } from '../core/user.js';
 import type { DirectoryStore } from '../directory/store.js';
 import { laterCursor, readFrom, storedCursor } from './cursor.js';
+import { fingerprintTag } from './fingerprints.js';
 import { planContext } from './plan-context.js';
 import type { PlannedSync, ReadPlanOptions } from './read-plan.js';
 
@@ -31,20 +32,29 @@ export async function readIncremental(
   source: SourceConnector,
   columns: readonly string[],
   since: IncrementalSince,
-  options: ReadPlanOptions & { mode: PlannedSync['mode'] },
+  options: ReadPlanOptions & {
+    mode: PlannedSync['mode'];
+    /** The tag the links' fingerprints were taken under (ConnectionState.fingerprintTag). */
+    fingerprintTag: string | null;
+  },
 ): Promise<Omit<PlannedSync, 'source' | 'release'>> {
   const cursorColumn = connection.cursor!;
   const changed: SourceRow[] = [];
   let maxCursor: unknown;
+  let read = 0;
+  // The links' fingerprints vouch for rows only if taken over these same columns.
+  const vouch =
+    source.scanFingerprints !== undefined &&
+    options.fingerprintTag === fingerprintTag(connection, source.keyColumn, columns);
   for await (const page of source.readChangedSince!(cursorColumn, readFrom(since.cursor), {
     columns,
     pageSize: PAGE_SIZE,
+    fingerprint: vouch,
   })) {
-    for (const row of page) {
-      changed.push(row);
-      maxCursor = laterCursor(maxCursor, row.values[cursorColumn]);
-    }
-    options.onProgress?.({ connection: connection.name, phase: 'read', rows: changed.length });
+    for (const row of page) maxCursor = laterCursor(maxCursor, row.values[cursorColumn]);
+    changed.push(...(vouch ? await withoutQuietRows(store, connection.name, page) : page));
+    read += page.length;
+    options.onProgress?.({ connection: connection.name, phase: 'read', rows: read });
   }
   const scope = await widenScope(
     store,
@@ -76,6 +86,27 @@ export async function readIncremental(
     streamed: null,
     fingerprints: null,
   };
+}
+
+/**
+ * The rows of a page whose values moved since their pair was last quiet: not those whose
+ * fingerprint is still the one their link keeps (and their user is still at the version
+ * it was kept at). A cursor column the database sets on every UPDATE (a trigger, MySQL's
+ * ON UPDATE CURRENT_TIMESTAMP) moves for the sync's own write-backs, which after an
+ * import is every row: such rows are left out here rather than held and planned (1M rows
+ * would not fit in memory), and the cursor still moves past them.
+ */
+async function withoutQuietRows(
+  store: DirectoryStore,
+  connection: string,
+  page: readonly SourceRow[],
+): Promise<SourceRow[]> {
+  const links = await store.findLinksWithUsers(
+    connection,
+    page.map((row) => row.key),
+  );
+  const kept = new Map(links.map((l) => [l.link.key, l.fingerprint]));
+  return page.filter((row) => row.fingerprint === undefined || row.fingerprint !== kept.get(row.key));
 }
 
 /** The changed rows and users, closed over links, email owners and those users' rows. */

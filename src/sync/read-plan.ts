@@ -107,6 +107,7 @@ export async function readAndPlan(
       const planned = await readIncremental(store, connection, source, columns, options.since, {
         ...options,
         mode,
+        fingerprintTag: state.fingerprintTag,
       });
       return { ...planned, source, release };
     }
