@@ -2,14 +2,17 @@
  * Incremental sync (`cursor:`): rows changed since the last cursor and users changed since
  * the last run, looked up rather than scanned; a full sync still finds deleted rows.
  */
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { FULL_SYNC_EVERY_MS } from '../../src/sync/read-incremental.js';
+import { mysqlAvailable } from '../support/mysql.js';
 import { POSTGRES_TEST_URL, postgresReachable } from '../support/postgres-directory.js';
 import { CLUB_SCHEMA, runOf, useSyncFixture, type SyncWorld } from '../support/sync-fixture.js';
 
 const { clubWorld, clubWorldOn } = useSyncFixture();
 const postgres = await postgresReachable();
+const mariadb = await mysqlAvailable();
 
 const SCHEMA = CLUB_SCHEMA.replace('status text', 'status text, updated_at text');
 const at = (minute: number) => `2024-05-01 09:${String(minute).padStart(2, '0')}:00`;
@@ -141,23 +144,66 @@ describe('an incremental sync', () => {
   });
 });
 
-describe.runIf(postgres)(
-  'an incremental sync of a source that sets its cursor column on every UPDATE',
-  () => {
-    it('reads past the rows it wrote back itself without planning them, and still sees an edit', async () => {
-      const world = await clubWorldOn('postgres', { cursor: 'updated_at' });
-      const table = world.club.table;
-      const schema = table.slice(0, table.indexOf('.'));
-      const admin = new pg.Client(POSTGRES_TEST_URL);
-      await admin.connect();
+/** The club table's server, as the application beside usersync would use it. */
+interface Touching {
+  /** Moves every row's updated_at two minutes back: past the cursor's overlap, as time would. */
+  age(): Promise<void>;
+  rename(email: string, name: string): Promise<void>;
+  end(): Promise<void>;
+}
+
+const touching: Record<'postgres' | 'mysql', (world: SyncWorld) => Promise<Touching>> = {
+  /** A BEFORE UPDATE trigger, as an application's would be. */
+  postgres: async (world) => {
+    const client = new pg.Client(POSTGRES_TEST_URL);
+    await client.connect();
+    const table = world.club.table;
+    const schema = table.slice(0, table.indexOf('.'));
+    await client.query(`alter table ${table} add column updated_at timestamptz not null default now()`);
+    await client.query(`create function ${schema}.touch() returns trigger language plpgsql as
+      $$ begin new.updated_at := clock_timestamp(); return new; end $$`);
+    await client.query(
+      `create trigger touch before update on ${table} for each row execute function ${schema}.touch()`,
+    );
+    return {
+      // The trigger sets updated_at on every UPDATE: turned off for this one.
+      age: async () => {
+        await client.query(`alter table ${table} disable trigger touch`);
+        await client.query(`update ${table} set updated_at = updated_at - interval '2 minutes'`);
+        await client.query(`alter table ${table} enable trigger touch`);
+      },
+      rename: async (email, name) =>
+        void (await client.query(`update ${table} set "Full-Name" = $1 where email = $2`, [name, email])),
+      end: () => client.end(),
+    };
+  },
+  /** MySQL's own way: ON UPDATE CURRENT_TIMESTAMP. */
+  mysql: async (world) => {
+    const connection = await mysql.createConnection(world.club.source);
+    const table = `\`${world.club.table}\``;
+    await connection.query(`alter table ${table} add column updated_at datetime(3) not null
+      default current_timestamp(3) on update current_timestamp(3)`);
+    return {
+      // Setting the column itself keeps ON UPDATE from setting it.
+      age: async () =>
+        void (await connection.query(`update ${table} set updated_at = updated_at - interval 2 minute`)),
+      rename: async (email, name) =>
+        void (await connection.query(`update ${table} set \`Full-Name\` = ? where email = ?`, [name, email])),
+      end: () => connection.end(),
+    };
+  },
+};
+
+describe.each([
+  ['postgres', postgres],
+  ['mysql', mariadb],
+] as const)('an incremental sync of a %s source that sets its cursor column on every UPDATE', (kind, up) => {
+  it.runIf(up)(
+    'reads past the rows it wrote back itself without planning them, and still sees an edit',
+    async () => {
+      const world = await clubWorldOn(kind, { cursor: 'updated_at' });
+      const server = await touching[kind](world);
       try {
-        // As an application's trigger would (MySQL's ON UPDATE CURRENT_TIMESTAMP does the same).
-        await admin.query(`alter table ${table} add column updated_at timestamptz not null default now()`);
-        await admin.query(`create function ${schema}.touch() returns trigger language plpgsql as
-        $$ begin new.updated_at := clock_timestamp(); return new; end $$`);
-        await admin.query(
-          `create trigger touch before update on ${table} for each row execute function ${schema}.touch()`,
-        );
         for (let i = 0; i < 30; i++) await world.club.add({ email: `m${i}@x.io`, name: `M ${i}` });
         const first = runOf(await world.sync());
         expect([first.counts.app.created, first.counts.source.updated]).toEqual([30, 30]);
@@ -168,14 +214,15 @@ describe.runIf(postgres)(
         expect(after.counts).toMatchObject({ unchanged: 0, app: { created: 0, updated: 0 } });
         expect(after.counts.source).toEqual({ created: 0, updated: 0, deleted: 0 });
 
-        await admin.query(`update ${table} set "Full-Name" = 'Edited' where email = 'm7@x.io'`);
+        await server.age();
+        await server.rename('m7@x.io', 'Edited');
         const edited = runOf(await world.sync());
         expect(edited.scope).toBe('incremental');
         expect(edited.counts).toMatchObject({ unchanged: 0, app: { updated: 1 } });
         expect((await world.user('m7@x.io')).name).toBe('Edited');
       } finally {
-        await admin.end();
+        await server.end();
       }
-    });
-  },
-);
+    },
+  );
+});
