@@ -166,4 +166,16 @@ describe.skipIf(!reachable)('opening a PostgreSQL directory', () => {
     expect(error).toMatchObject({ code: 'config.invalid' });
     expect(error.message).not.toContain('s3cret');
   });
+
+  it('prepare=false (a pooler that cannot keep prepared statements) works; another value is a config error', async () => {
+    const store = await open(postgresUrl({ schema: schemas.newSchema(), prepare: 'false' }));
+    for (let i = 0; i < 5; i += 1) await store.createUser({ email: `user${i}@example.com` });
+    expect(await store.countUsers()).toBe(5);
+    await expect(
+      openDirectory(postgresUrl({ schema: schemas.newSchema(), prepare: 'no' })),
+    ).rejects.toMatchObject({
+      code: 'config.invalid',
+      message: expect.stringContaining('prepare=false'),
+    });
+  });
 });

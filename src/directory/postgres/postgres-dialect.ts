@@ -37,7 +37,7 @@ export function createPostgresDirectoryDialect(url: string): DirectoryDialect {
   return {
     name: 'postgres',
     kysely: new SchemaScopedPostgresDialect(target.schema, {
-      pool: preparingPool(pool),
+      pool: target.prepare ? preparingPool(pool) : pool,
       // Every new pooled connection, before its first query: unqualified names are the directory's.
       onCreateConnection: async (connection) => {
         await connection.executeQuery(setSearchPath);

@@ -1,7 +1,8 @@
 /**
- * Reading a `postgres://user:password@host:port/database?schema=NAME` directory URL.
- * `schema` is ours (the driver would ignore it), so it is taken out before the URL
- * reaches the driver; the rest (sslmode, application_name …) is the driver's.
+ * Reading a `postgres://user:password@host:port/database?schema=NAME&prepare=false`
+ * directory URL. `schema` and `prepare` are ours (the driver would ignore them), so they
+ * are taken out before the URL reaches the driver; the rest (sslmode, application_name …)
+ * is the driver's.
  */
 import { UsersyncError } from '../../core/errors.js';
 
@@ -10,6 +11,12 @@ export interface PostgresDirectoryTarget {
   readonly connectionString: string;
   /** The schema that holds the directory's tables. */
   readonly schema: string;
+  /**
+   * Name the statements sent often so that each connection parses them once (see
+   * prepared-statements.ts); `prepare=false` for a pooler that cannot keep named
+   * statements (PgBouncer in transaction mode before 1.21, or with max_prepared_statements = 0).
+   */
+  readonly prepare: boolean;
   /** user@host:port/database: where the directory is, for messages (never the password). */
   readonly where: string;
   readonly user: string;
@@ -35,13 +42,16 @@ export function parsePostgresDirectoryUrl(url: string): PostgresDirectoryTarget 
   }
   const schema = parsed.searchParams.get('schema') ?? DEFAULT_SCHEMA;
   checkSchemaName(schema);
+  const prepare = prepareParameter(parsed.searchParams.get('prepare'));
   parsed.searchParams.delete('schema');
+  parsed.searchParams.delete('prepare');
   const user = decode(parsed.username) || 'the default user';
   const database = decode(parsed.pathname.replace(/^\//, '')) || user;
   const host = decode(parsed.hostname) || 'localhost';
   return {
     connectionString: parsed.toString(),
     schema,
+    prepare,
     where: `${user}@${host}:${parsed.port || '5432'}/${database}`,
     user,
     database,
@@ -62,6 +72,15 @@ function checkSchemaName(schema: string): void {
       `The directory URL's schema "${schema}" is longer than PostgreSQL's ${MAX_IDENTIFIER_BYTES}-byte limit. Choose a shorter name.`,
     );
   }
+}
+
+function prepareParameter(value: string | null): boolean {
+  if (value === null || value === 'true') return true;
+  if (value === 'false') return false;
+  throw new UsersyncError(
+    'config.invalid',
+    `The directory URL's prepare parameter is "${value}". Use prepare=false to send every statement unnamed (behind a pooler that cannot keep prepared statements), or leave it out.`,
+  );
 }
 
 function decode(part: string): string {
