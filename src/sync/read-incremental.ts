@@ -13,7 +13,6 @@ import { planSync } from '../core/plan-sync.js';
 import type { DirectoryUser } from '../core/user.js';
 import type { DirectoryStore } from '../directory/store.js';
 import { laterCursor, readFrom, storedCursor } from './cursor.js';
-import { fingerprintTag } from './fingerprints.js';
 import { planContext } from './plan-context.js';
 import type { PlannedSync, ReadPlanOptions } from './read-plan.js';
 
@@ -34,18 +33,15 @@ export async function readIncremental(
   since: IncrementalSince,
   options: ReadPlanOptions & {
     mode: PlannedSync['mode'];
-    /** The tag the links' fingerprints were taken under (ConnectionState.fingerprintTag). */
-    fingerprintTag: string | null;
+    /** The links' fingerprints were taken over `columns`: a row that still has its link's is quiet. */
+    vouch: boolean;
   },
 ): Promise<Omit<PlannedSync, 'source' | 'release'>> {
   const cursorColumn = connection.cursor!;
   const changed: SourceRow[] = [];
   let maxCursor: unknown;
   let read = 0;
-  // The links' fingerprints vouch for rows only if taken over these same columns.
-  const vouch =
-    source.scanFingerprints !== undefined &&
-    options.fingerprintTag === fingerprintTag(connection, source.keyColumn, columns);
+  const { vouch } = options;
   for await (const page of source.readChangedSince!(cursorColumn, readFrom(since.cursor), {
     columns,
     pageSize: PAGE_SIZE,

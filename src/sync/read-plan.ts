@@ -103,15 +103,16 @@ export async function readAndPlan(
   const { source, release } = await leaseSource(services, connection, mode);
   try {
     const columns = await columnsToRead(config, connection, source);
+    const tag = source.scanFingerprints ? fingerprintTag(connection, source.keyColumn, columns) : null;
     if (options.since && source.capabilities.supportsCursor && source.readChangedSince) {
       const planned = await readIncremental(store, connection, source, columns, options.since, {
         ...options,
         mode,
-        fingerprintTag: state.fingerprintTag,
+        // The links' fingerprints vouch for rows only if taken over these same columns.
+        vouch: tag !== null && tag === state.fingerprintTag,
       });
       return { ...planned, source, release };
     }
-    const tag = source.scanFingerprints ? fingerprintTag(connection, source.keyColumn, columns) : null;
     const checked =
       tag === null
         ? null
