@@ -11,7 +11,7 @@ import type { LinkState } from '../core/link.js';
 import { parseEmail } from '../core/normalize.js';
 import { planSync } from '../core/plan-sync.js';
 import type { DirectoryUser } from '../core/user.js';
-import type { DirectoryStore } from '../directory/store.js';
+import type { DirectoryStore, LinkWithUser } from '../directory/store.js';
 import { laterCursor, readFrom, storedCursor } from './cursor.js';
 import { planContext } from './plan-context.js';
 import type { PlannedSync, ReadPlanOptions } from './read-plan.js';
@@ -39,6 +39,8 @@ export async function readIncremental(
 ): Promise<Omit<PlannedSync, 'source' | 'release'>> {
   const cursorColumn = connection.cursor!;
   const changed: SourceRow[] = [];
+  // With `vouch`, the changed rows' links and users, read to tell the quiet rows apart.
+  const known: LinkWithUser[] | null = options.vouch ? [] : null;
   let maxCursor: unknown;
   let read = 0;
   const { vouch } = options;
@@ -48,7 +50,12 @@ export async function readIncremental(
     fingerprint: vouch,
   })) {
     for (const row of page) maxCursor = laterCursor(maxCursor, row.values[cursorColumn]);
-    changed.push(...(vouch ? await withoutQuietRows(store, connection.name, page) : page));
+    if (known === null) changed.push(...page);
+    else {
+      const kept = await withoutQuietRows(store, connection.name, page);
+      changed.push(...kept.rows);
+      known.push(...kept.links);
+    }
     read += page.length;
     options.onProgress?.({ connection: connection.name, phase: 'read', rows: read });
   }
@@ -59,6 +66,7 @@ export async function readIncremental(
     columns,
     changed,
     await store.usersChangedSince(since.usersSince, connection.name),
+    known,
   );
   const ctx = planContext(connection, {
     mode: options.mode,
@@ -96,13 +104,16 @@ async function withoutQuietRows(
   store: DirectoryStore,
   connection: string,
   page: readonly SourceRow[],
-): Promise<SourceRow[]> {
-  const links = await store.findLinksWithUsers(
+): Promise<{ rows: SourceRow[]; links: LinkWithUser[] }> {
+  const found = await store.findLinksWithUsers(
     connection,
     page.map((row) => row.key),
   );
-  const kept = new Map(links.map((l) => [l.link.key, l.fingerprint]));
-  return page.filter((row) => row.fingerprint === undefined || row.fingerprint !== kept.get(row.key));
+  const byKey = new Map(found.map((l) => [l.link.key, l]));
+  const rows = page.filter(
+    (row) => row.fingerprint === undefined || row.fingerprint !== byKey.get(row.key)?.fingerprint,
+  );
+  return { rows, links: rows.flatMap((row) => byKey.get(row.key) ?? []) };
 }
 
 /** The changed rows and users, closed over links, email owners and those users' rows. */
@@ -113,6 +124,8 @@ async function widenScope(
   columns: readonly string[],
   changed: readonly SourceRow[],
   changedUsers: readonly DirectoryUser[],
+  /** The changed rows' links with their users, when already read (null: read them here). */
+  known: readonly LinkWithUser[] | null,
 ): Promise<{ rows: SourceRow[]; users: DirectoryUser[]; links: LinkState[] }> {
   const rows = new Map(changed.map((r) => [r.key, r]));
   const users = new Map(changedUsers.map((u) => [u.id, u]));
@@ -123,7 +136,12 @@ async function widenScope(
     for (const user of await store.getUsers(missing)) users.set(user.id, user);
   };
 
-  addLinks(await store.findLinks(connection.name, [...rows.keys()]));
+  if (known === null) addLinks(await store.findLinks(connection.name, [...rows.keys()]));
+  else {
+    addLinks(known.map((l) => l.link));
+    // Users changed since are the fresher read: kept as read.
+    for (const { user } of known) if (!users.has(user.id)) users.set(user.id, user);
+  }
   const emails = [...rows.values()].flatMap((r) => {
     const email = parseEmail(r.values[connection.emailColumn]);
     return email.ok ? [email.key] : [];
