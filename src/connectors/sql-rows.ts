@@ -53,7 +53,8 @@ export function toSourceRow(row: SelectedRow, columns: readonly string[]): Sourc
 }
 
 /**
- * Pages of rows: `fetch` reads up to `limit` rows after the last row of the previous page.
+ * Pages of rows: `fetch` reads up to `limit` rows after the last row of the previous page
+ * (or, from a server-side cursor, its next `limit` rows); fewer than `limit` ends the read.
  * The next page is asked for before this one is handed over, so a server reads it while
  * the caller works (a first sync's import: its directory writes and write-backs).
  */

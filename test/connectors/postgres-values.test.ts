@@ -159,7 +159,7 @@ describe.runIf(reachable)('postgres source values', () => {
     ]);
   });
 
-  it('reads rows changed since a cursor, paged by key', async () => {
+  it('reads rows changed since a cursor, in pages of one server-side cursor', async () => {
     const table = await db.makeTable('id serial primary key, email text, updated_at timestamptz');
     await db.query(
       `insert into ${db.qualified(table)} (email, updated_at)
@@ -176,12 +176,65 @@ describe.runIf(reachable)('postgres source values', () => {
         pages.push(page.map((row) => row.key));
       return pages;
     };
-    expect(await pagesSince(new Date('2024-01-05T00:00:00Z'))).toEqual([
-      ['4', '5', '6', '7'],
-      ['8', '9'],
-    ]);
-    expect(await pagesSince('2024-01-09T00:00:00Z')).toEqual([['8', '9']]);
+    const sorted = (pages: string[][]) => pages.flat().sort((a, b) => Number(a) - Number(b));
+    const fromFourth = await pagesSince(new Date('2024-01-05T00:00:00Z'));
+    expect(fromFourth.map((page) => page.length)).toEqual([4, 2]);
+    expect(sorted(fromFourth)).toEqual(['4', '5', '6', '7', '8', '9']);
+    expect(await pagesSince('2024-01-09T00:00:00Z')).toEqual([expect.arrayContaining(['8', '9'])]);
     expect(await pagesSince('2030-01-01')).toEqual([]);
+    // Exactly a page's worth: the empty fetch after it ends the read.
+    expect((await pagesSince('2024-01-07T00:00:00Z')).map((page) => page.length)).toEqual([4]);
+  });
+
+  it('reads the changed rows as they were when the read began, each once', async () => {
+    const table = await db.makeTable('id serial primary key, email text, updated_at timestamptz');
+    await db.query(
+      `insert into ${db.qualified(table)} (email, updated_at)
+        select 'p' || n || '@x.io', timestamptz '2024-01-01 00:00:00Z' + n * interval '1 day' from generate_series(1, 9) n`,
+    );
+    const connector = db.open({ table: `${db.name()}.${table}` });
+    const seen: string[] = [];
+    for await (const page of connector.readChangedSince!('updated_at', '2024-01-01', {
+      columns: ['email'],
+      pageSize: 3,
+    })) {
+      // Every row edited (its cursor moved on) and one added while the read is under way.
+      if (seen.length === 0) {
+        await db.query(
+          `update ${db.qualified(table)} set email = 'edited@x.io', updated_at = '2025-01-01';
+           insert into ${db.qualified(table)} (email, updated_at) values ('late@x.io', '2025-01-01')`,
+        );
+      }
+      seen.push(...page.map((row) => `${row.key}:${String(row.values.email)}`));
+    }
+    expect(seen.sort()).toEqual(Array.from({ length: 9 }, (_, i) => `${i + 1}:p${i + 1}@x.io`).sort());
+  });
+
+  it('gives its connection back when the caller stops early or a fetch fails', async () => {
+    const table = await db.makeTable('id serial primary key, email text, updated_at timestamptz');
+    await db.query(
+      `insert into ${db.qualified(table)} (email, updated_at)
+        select 'p' || n || '@x.io', '2024-01-01' from generate_series(1, 20) n`,
+    );
+    const connector = db.open({ table: `${db.name()}.${table}` });
+    const options = { columns: ['email'], pageSize: 5 };
+    // More early stops than the pool has connections: a read that kept its own would hang here.
+    for (let i = 0; i < 6; i++) {
+      for await (const page of connector.readChangedSince!('updated_at', '2024-01-01', options)) {
+        expect(page).toHaveLength(5);
+        break;
+      }
+    }
+    // A value the column cannot take fails the read with what PostgreSQL said, and frees it too.
+    for (let i = 0; i < 6; i++) {
+      await expect(async () => {
+        for await (const page of connector.readChangedSince!('updated_at', 'not a date', options)) void page;
+      }).rejects.toThrow(/not a date/);
+    }
+    const all = [];
+    for await (const page of connector.readChangedSince!('updated_at', '2024-01-01', options))
+      all.push(...page);
+    expect(all).toHaveLength(20);
   });
 
   it('looks up case-insensitively with lower(btrim()), and long lists in chunks', async () => {

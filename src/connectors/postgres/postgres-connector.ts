@@ -40,7 +40,9 @@ import {
   columnAtLeast,
   columnIn,
   columnInFolded,
+  declareCursor,
   digestFingerprints,
+  fetchFrom,
   fingerprintsInBuckets,
   keyAfter,
   selectRows,
@@ -49,6 +51,9 @@ import {
 import { parsePostgresUrl, type PostgresTarget } from './postgres-url.js';
 import { toPgValue } from './postgres-value.js';
 import { deleteRows, insertRows, updateRows, type PgWriteTarget } from './postgres-writes.js';
+
+/** The server-side cursor of `readChangedSince`; it lives only in that read's transaction. */
+const CHANGED_ROWS = 'usersync_changed_rows';
 
 /** Values per `= any($1)` lookup: one parameter each, kept to a size the server plans quickly. */
 const LOOKUP_CHUNK = 1000;
@@ -154,24 +159,54 @@ class PostgresConnector implements SourceConnector {
     return rows.map(toBucketDigest);
   }
 
-  readChangedSince(cursorColumn: string, since: unknown, options: ScanOptions): AsyncIterable<SourceRow[]> {
-    return this.pages(options, [cursorColumn], (info) => [
-      columnAtLeast(cursorColumn, toPgValue(since, findColumn(info, cursorColumn))),
-    ]);
+  /**
+   * One query through a server-side cursor, not keyset pages: each page would be planned
+   * on its own, and with the statistics a bulk change leaves (before autovacuum's next
+   * ANALYZE, or with it off) the server reads every changed row through the cursor
+   * column's index and sorts them all to hand over one page of them, for every page: at
+   * 300,000 changed rows 0.2 s a page, 12 s in all. The cursor reads them once, in no
+   * order (an order would tempt the planner, which plans a cursor for its first rows, into
+   * walking the whole key index for a few changes).
+   */
+  async *readChangedSince(
+    cursorColumn: string,
+    since: unknown,
+    options: ScanOptions,
+  ): AsyncIterable<SourceRow[]> {
+    const { info, key } = await this.loadWithColumns([cursorColumn, ...options.columns]);
+    const query = selectRows({
+      ref: info.ref,
+      key: key.name,
+      columns: options.columns,
+      fingerprintOf: digestedColumns(options.columns, options),
+      conditions: [columnAtLeast(cursorColumn, toPgValue(since, findColumn(info, cursorColumn)))],
+      ordered: false,
+    });
+    const reading = await this.run('Reading rows', () =>
+      this.db.startTransaction().setAccessMode('read only').execute(),
+    );
+    try {
+      await this.run('Reading rows', () => declareCursor(CHANGED_ROWS, query).execute(reading));
+      yield* keysetPages(options.columns, options.pageSize, (_after, limit) =>
+        this.run('Reading rows', async () => (await fetchFrom(CHANGED_ROWS, limit).execute(reading)).rows),
+      );
+    } finally {
+      // Ends the transaction and with it the cursor, also when the caller stops early.
+      await reading
+        .rollback()
+        .execute()
+        .catch(() => undefined);
+    }
   }
 
   /** Keyset pagination (`key > last ORDER BY key`): stable and fast where OFFSET rescans. */
-  private async *pages(
-    options: PageRead,
-    conditionColumns: readonly string[],
-    conditions: (info: PgTableInfo) => readonly RawBuilder<unknown>[] = () => [],
-  ): AsyncIterable<SourceRow[]> {
-    const { info, key } = await this.loadWithColumns([...conditionColumns, ...options.columns]);
+  private async *pages(options: PageRead, checkedColumns: readonly string[]): AsyncIterable<SourceRow[]> {
+    const { info, key } = await this.loadWithColumns([...checkedColumns, ...options.columns]);
     const fingerprintOf = digestedColumns(options.columns, options);
     const base = { ref: info.ref, key: key.name, columns: options.columns, fingerprintOf };
     yield* keysetPages(options.columns, options.pageSize, (last, limit) => {
-      const after = last ? [keyAfter(key.name, last.k)] : [];
-      return this.read(selectRows({ ...base, limit, conditions: [...conditions(info), ...after] }));
+      const conditions = last ? [keyAfter(key.name, last.k)] : [];
+      return this.read(selectRows({ ...base, limit, conditions }));
     });
   }
 

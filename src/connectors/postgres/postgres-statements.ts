@@ -22,6 +22,8 @@ export interface RowQuery {
   readonly limit?: number;
   /** Also select `f`, the row's fingerprint over these columns. */
   readonly fingerprintOf?: readonly string[];
+  /** In key order (the default): what keyset pages need. */
+  readonly ordered?: boolean;
 }
 
 /** A column to write or compare, with what the catalog says about it (undefined: not in the table). */
@@ -45,8 +47,20 @@ export function selectRows(query: RowQuery): RawBuilder<SelectedRow> {
   ];
   // A row whose key is NULL cannot be addressed by key, so it is not the sync's to manage.
   const where = and([sql`${key} is not null`, ...query.conditions]);
+  const order = query.ordered === false ? sql`` : sql` order by ${key}`;
   const limit = query.limit === undefined ? sql`` : sql` limit ${query.limit}`;
-  return sql<SelectedRow>`select ${sql.join(selected)} from ${table(query.ref)} where ${where} order by ${key}${limit}`;
+  return sql<SelectedRow>`select ${sql.join(selected)} from ${table(query.ref)} where ${where}${order}${limit}`;
+}
+
+/** A cursor over `query`, for the transaction it is declared in; `no scroll`: read forward once. */
+export function declareCursor(name: string, query: RawBuilder<SelectedRow>): RawBuilder<unknown> {
+  return sql`declare ${sql.id(name)} no scroll cursor for ${query}`;
+}
+
+/** The next `count` rows of a cursor (a count cannot be a parameter of FETCH). */
+export function fetchFrom(name: string, count: number): RawBuilder<SelectedRow> {
+  if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`Cannot fetch ${count} rows`);
+  return sql<SelectedRow>`fetch forward ${sql.raw(String(count))} from ${sql.id(name)}`;
 }
 
 /**
