@@ -42,8 +42,8 @@ export interface DirectoryDialect {
   besideSource?<D, T>(db: Kysely<D>, read: (db: Kysely<D>) => Promise<T>): Promise<T>;
   /**
    * Runs `work`, an import that at least doubles the users, with the upkeep this database
-   * does row by row put off to one pass at the end, where that is cheaper (SQLite: the
-   * users' search index, see sqlite/user-search.ts).
+   * does row by row put off to one pass at the end, where that is cheaper (the users'
+   * search index: see sqlite/user-search.ts and postgres/user-search.ts).
    */
   inBulk?<T>(db: Kysely<unknown>, work: () => Promise<T>): Promise<T>;
   /** `value` is one of these buckets (core/fingerprint-buckets.ts), however many. */

@@ -43,3 +43,45 @@ it.skipIf(!reachable)('creates trigram indexes on emails and names, and a search
     client.release();
   }
 });
+
+it.skipIf(!reachable)(
+  'a large import drops the trigram indexes and makes them again at the end, even when it fails',
+  async () => {
+    const schema = schemas.newSchema();
+    const store = await openDirectory(postgresUrl({ schema }));
+    opened.push(store);
+    const indexes = async () =>
+      (
+        await schemas.admin.query<{ indexname: string }>(
+          'select indexname from pg_indexes where schemaname = $1 and indexname like $2 order by 1',
+          [schema, 'users_search_%'],
+        )
+      ).rows.map((i) => i.indexname);
+    const both = ['users_search_email', 'users_search_name'];
+    const emails = async (search: string) => (await store.listUsers({ search })).map((u) => u.email).sort();
+    await store.createUser({ email: 'ann@acme.com', name: 'Ann Smith' });
+
+    const importing = async (email: string, fail: boolean) => {
+      expect(await indexes()).toEqual([]);
+      await store.createUser({ email, name: 'Bo Smithers' });
+      // The search still finds users meanwhile, by reading them all.
+      expect(await emails('smithers')).toContain(email);
+      if (fail) throw new Error('the source went away');
+      return 'imported';
+    };
+    expect(await store.importInBulk(10_000, () => importing('bo@x.io', false))).toBe('imported');
+    expect(await indexes()).toEqual(both);
+    await expect(store.importInBulk(10_000, () => importing('cy@x.io', true))).rejects.toThrow(/went away/);
+    expect(await indexes()).toEqual(both);
+    expect(await emails('smith')).toEqual(['ann@acme.com', 'bo@x.io', 'cy@x.io']);
+    // Few users, or fewer than the directory has: the indexes stay.
+    await store.importInBulk(9_999, async () => expect(await indexes()).toEqual(both));
+
+    // A process that stops mid-import leaves them dropped; the next open makes them.
+    void store.importInBulk(10_000, () => new Promise<never>(() => undefined));
+    await expect.poll(indexes).toEqual([]);
+    const next = await openDirectory(postgresUrl({ schema }));
+    opened.push(next);
+    expect(await indexes()).toEqual(both);
+  },
+);

@@ -15,7 +15,7 @@ import { isUniqueViolation, openError } from './postgres-errors.js';
 import { schemaIntrospector } from './schema-introspector.js';
 import { parsePostgresDirectoryUrl, type PostgresDirectoryTarget } from './postgres-url.js';
 import { preparingPool } from './prepared-statements.js';
-import { createUserSearch } from './user-search.js';
+import { createUserSearch, inBulk } from './user-search.js';
 
 const POOL_SIZE = 10;
 /** pg applies it both to opening a connection and to waiting for a free one in a busy pool. */
@@ -46,6 +46,7 @@ export function createPostgresDirectoryDialect(url: string): DirectoryDialect {
     migrationSchema: target.schema,
     prepare: (db) => prepare(db, target),
     afterMigrate: createUserSearch,
+    inBulk,
     isUniqueViolation,
     besideSource: (db, read) =>
       db.transaction().execute(async (trx) => {
