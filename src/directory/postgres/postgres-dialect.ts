@@ -15,7 +15,7 @@ import { isUniqueViolation, openError } from './postgres-errors.js';
 import { schemaIntrospector } from './schema-introspector.js';
 import { parsePostgresDirectoryUrl, type PostgresDirectoryTarget } from './postgres-url.js';
 import { preparingPool } from './prepared-statements.js';
-import { createUserSearch, inBulk } from './user-search.js';
+import { inBulk, restoreDeferred } from './in-bulk.js';
 
 const POOL_SIZE = 10;
 /** pg applies it both to opening a connection and to waiting for a free one in a busy pool. */
@@ -45,7 +45,7 @@ export function createPostgresDirectoryDialect(url: string): DirectoryDialect {
     }),
     migrationSchema: target.schema,
     prepare: (db) => prepare(db, target),
-    afterMigrate: createUserSearch,
+    afterMigrate: restoreDeferred,
     inBulk,
     isUniqueViolation,
     besideSource: (db, read) =>

@@ -32,23 +32,6 @@ export async function createUserSearch(db: Kysely<unknown>): Promise<void> {
   }
 }
 
-/**
- * Runs `work` (a large import) without the trigram indexes, made again from every user at
- * the end: kept row by row, their GIN entries cost the server more than the rest of each
- * user's insert (300k users: 15.6 s with them, 12.9 s without and 1.3 s to build them
- * after). Meanwhile a search reads every user. Another process's import at the same time
- * makes them when it ends, which only slows this one; if the process stops before the
- * end, the next one to open the directory makes them (`createUserSearch`).
- */
-export async function inBulk<T>(db: Kysely<unknown>, work: () => Promise<T>): Promise<T> {
-  await sql`drop index if exists users_search_email, users_search_name`.execute(db);
-  try {
-    return await work();
-  } finally {
-    await createUserSearch(db);
-  }
-}
-
 /** Where pg_trgm is installed, installing it (in public) if it is not yet; null if it cannot be. */
 async function trigramSchema(db: Kysely<unknown>): Promise<string | null> {
   const installed = async () =>

@@ -1,0 +1,117 @@
+/**
+ * A large import into a PostgreSQL directory puts off the upkeep done row by row (the
+ * users' trigram indexes, the links' foreign key to users) to one pass at the end.
+ */
+import { afterEach, expect, it } from 'vitest';
+import { openDirectory } from '../../src/directory/open.js';
+import type { DirectoryStore } from '../../src/directory/store.js';
+import {
+  postgresReachable,
+  postgresUrl,
+  quoteIdent,
+  usePostgresSchemas,
+} from '../support/postgres-directory.js';
+
+const reachable = await postgresReachable();
+const schemas = usePostgresSchemas();
+const opened: DirectoryStore[] = [];
+afterEach(async () => {
+  for (const store of opened.splice(0)) await store.close();
+});
+
+const ALL = ['links_user_id_fkey (valid)', 'users_search_email', 'users_search_name'];
+
+/** The search indexes and the links' key to users, as the catalog has them. */
+async function deferred(schema: string): Promise<string[]> {
+  const { rows } = await schemas.admin.query<{ name: string }>(
+    `select indexname as name from pg_indexes where schemaname = $1 and indexname like 'users_search_%'
+     union all
+     select conname || case when convalidated then ' (valid)' else ' (not valid)' end from pg_constraint
+      where conrelid = (quote_ident($1) || '.links')::regclass and contype = 'f'
+     order by 1`,
+    [schema],
+  );
+  return rows.map((r) => r.name);
+}
+
+async function open(schema: string): Promise<DirectoryStore> {
+  const store = await openDirectory(postgresUrl({ schema }));
+  opened.push(store);
+  return store;
+}
+
+it.skipIf(!reachable)(
+  'puts the upkeep off for a large import and back after it, even when it fails',
+  async () => {
+    const schema = schemas.newSchema();
+    const store = await open(schema);
+    expect(await deferred(schema)).toEqual(ALL);
+    const emails = async (search: string) => (await store.listUsers({ search })).map((u) => u.email).sort();
+    await store.createUser({ email: 'ann@acme.com', name: 'Ann Smith' });
+
+    const importing = async (email: string, fail: boolean) => {
+      expect(await deferred(schema)).toEqual([]);
+      await store.createUser({ email, name: 'Bo Smithers' });
+      // The search still finds users meanwhile, by reading them all.
+      expect(await emails('smithers')).toContain(email);
+      if (fail) throw new Error('the source went away');
+      return 'imported';
+    };
+    expect(await store.importInBulk(10_000, () => importing('bo@x.io', false))).toBe('imported');
+    expect(await deferred(schema)).toEqual(ALL);
+    await expect(store.importInBulk(10_000, () => importing('cy@x.io', true))).rejects.toThrow(/went away/);
+    expect(await deferred(schema)).toEqual(ALL);
+    expect(await emails('smith')).toEqual(['ann@acme.com', 'bo@x.io', 'cy@x.io']);
+    // Few users, or fewer than the directory has: nothing is put off.
+    await store.importInBulk(9_999, async () => expect(await deferred(schema)).toEqual(ALL));
+
+    // A link to no user written meanwhile (by hand: nothing here does): the key comes back
+    // not valid, and the directory still opens.
+    const orphan = (key: string) =>
+      schemas.admin.query(
+        `insert into ${quoteIdent(schema)}.links (connection, source_key, user_id, source_email, updated_at)
+       values ('crm', $1, 'no-such-user-' || $1, 'x@x.io', '2024-01-01')`,
+        [key],
+      );
+    await store.importInBulk(10_000, () => orphan('1'));
+    const notValid = ['links_user_id_fkey (not valid)', 'users_search_email', 'users_search_name'];
+    expect(await deferred(schema)).toEqual(notValid);
+    await open(schema);
+    expect(await deferred(schema)).toEqual(notValid);
+    // Not valid still checks every new link.
+    await expect(orphan('2')).rejects.toThrow(/links_user_id_fkey/);
+  },
+);
+
+it.skipIf(!reachable)('an import a process left unfinished is put back by the next open', async () => {
+  const schema = schemas.newSchema();
+  const store = await open(schema);
+  void store.importInBulk(10_000, () => new Promise<never>(() => undefined));
+  await expect.poll(() => deferred(schema)).toEqual([]);
+  await open(schema);
+  expect(await deferred(schema)).toEqual(ALL);
+});
+
+it.skipIf(!reachable)(
+  'an import waits only so long for the locks to put the upkeep off, then keeps it',
+  async () => {
+    const schema = schemas.newSchema();
+    const store = await open(schema);
+    const reader = await schemas.admin.connect();
+    try {
+      // A long transaction that has read users holds a lock that DROP INDEX must wait for.
+      await reader.query('begin');
+      await reader.query(`select count(*) from ${quoteIdent(schema)}.users`);
+      const result = await store.importInBulk(10_000, async () => {
+        expect(await deferred(schema)).toEqual(ALL);
+        return (await store.createUser({ email: 'bo@x.io' })).email;
+      });
+      expect(result).toBe('bo@x.io');
+    } finally {
+      await reader.query('rollback');
+      reader.release();
+    }
+    expect(await deferred(schema)).toEqual(ALL);
+  },
+  20_000,
+);
