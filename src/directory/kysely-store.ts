@@ -17,6 +17,7 @@ import { getIssue, listIssues, recordIssues } from './issues.js';
 import {
   digestLinkFingerprints,
   findLinks,
+  findLinkFingerprints,
   findLinksWithUsers,
   insertNewUsersLinks,
   linksOfUser,
@@ -138,6 +139,9 @@ export class KyselyDirectoryStore implements DirectoryStore {
   }
   findLinksWithUsers(connection: string, keys: readonly string[]): Promise<LinkWithUser[]> {
     return findLinksWithUsers(this.db, connection, keys);
+  }
+  findLinkFingerprints(connection: string, keys: readonly string[]): Promise<LinkFingerprint[]> {
+    return findLinkFingerprints(this.db, connection, keys);
   }
   scanLinkFingerprints(
     connection: string,

@@ -131,6 +131,32 @@ export async function findLinksWithUsers(
   return rows.map((row) => toLinkWithUser(connection, row));
 }
 
+/** A connection's links' keys and trusted fingerprints, as `LinkFingerprint`s are read. */
+function linkFingerprints(db: Kysely<Database>, connection: string) {
+  return db
+    .selectFrom('links')
+    .innerJoin('users', 'users.id', 'links.user_id')
+    .select('links.source_key')
+    .select(trustedFingerprint.as('fingerprint'))
+    .where('links.connection', '=', connection);
+}
+
+const toFingerprint = (row: { source_key: string; fingerprint: string | null }): LinkFingerprint => ({
+  key: row.source_key,
+  fingerprint: row.fingerprint,
+});
+
+export async function findLinkFingerprints(
+  db: Kysely<Database>,
+  connection: string,
+  keys: readonly string[],
+): Promise<LinkFingerprint[]> {
+  const rows = await selectInChunks(keys, (chunk) =>
+    linkFingerprints(db, connection).where('links.source_key', 'in', chunk).execute(),
+  );
+  return rows.map(toFingerprint);
+}
+
 /** Pages through a connection's links as the fingerprint check reads them. */
 export async function* scanLinkFingerprints(
   db: Kysely<Database>,
@@ -138,16 +164,7 @@ export async function* scanLinkFingerprints(
   pageSize: number,
   only?: { buckets: readonly number[]; oneOf: DirectoryDialect['oneOf'] },
 ): AsyncIterable<LinkFingerprint[]> {
-  const query = db
-    .selectFrom('links')
-    .innerJoin('users', 'users.id', 'links.user_id')
-    .select('links.source_key')
-    .select(trustedFingerprint.as('fingerprint'))
-    .where('links.connection', '=', connection);
-  const toFingerprint = (row: { source_key: string; fingerprint: string | null }) => ({
-    key: row.source_key,
-    fingerprint: row.fingerprint,
-  });
+  const query = linkFingerprints(db, connection);
   if (only) {
     // Some buckets: one pass (a join the database may hash), not pages by key, each of
     // which would look up a user for every link up to its last.

@@ -228,6 +228,8 @@ export interface DirectoryStore {
   scanLinksWithUsers(connection: string, pageSize: number): AsyncIterable<LinkWithUser[]>;
   /** The links of these row keys, each with its user. */
   findLinksWithUsers(connection: string, keys: readonly string[]): Promise<LinkWithUser[]>;
+  /** The keys and fingerprints of the links of these row keys. */
+  findLinkFingerprints(connection: string, keys: readonly string[]): Promise<LinkFingerprint[]>;
   /**
    * A connection's links by row key, with their fingerprints; with `buckets`, only the links
    * whose trusted fingerprint falls in one of them (core/fingerprint-buckets.ts) and those

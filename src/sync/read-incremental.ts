@@ -105,15 +105,23 @@ async function withoutQuietRows(
   connection: string,
   page: readonly SourceRow[],
 ): Promise<{ rows: SourceRow[]; links: LinkWithUser[] }> {
-  const found = await store.findLinksWithUsers(
+  // Fingerprints first, the links and users of the rows kept after: right after an import
+  // whose write-back moved every row's cursor, all quiet, 300k rows took 3.3-3.8 s with
+  // every link and user read, 2.0-2.1 s so.
+  const found = await store.findLinkFingerprints(
     connection,
     page.map((row) => row.key),
   );
-  const byKey = new Map(found.map((l) => [l.link.key, l]));
+  const trusted = new Map(found.map((l) => [l.key, l.fingerprint]));
   const rows = page.filter(
-    (row) => row.fingerprint === undefined || row.fingerprint !== byKey.get(row.key)?.fingerprint,
+    (row) => row.fingerprint === undefined || row.fingerprint !== trusted.get(row.key),
   );
-  return { rows, links: rows.flatMap((row) => byKey.get(row.key) ?? []) };
+  if (rows.length === 0) return { rows, links: [] };
+  const links = await store.findLinksWithUsers(
+    connection,
+    rows.map((row) => row.key),
+  );
+  return { rows, links };
 }
 
 /** The changed rows and users, closed over links, email owners and those users' rows. */

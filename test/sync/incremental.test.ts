@@ -149,6 +149,7 @@ interface Touching {
   /** Moves every row's updated_at two minutes back: past the cursor's overlap, as time would. */
   age(): Promise<void>;
   rename(email: string, name: string): Promise<void>;
+  reemail(email: string, to: string): Promise<void>;
   end(): Promise<void>;
 }
 
@@ -174,6 +175,8 @@ const touching: Record<'postgres' | 'mysql', (world: SyncWorld) => Promise<Touch
       },
       rename: async (email, name) =>
         void (await client.query(`update ${table} set "Full-Name" = $1 where email = $2`, [name, email])),
+      reemail: async (email, to) =>
+        void (await client.query(`update ${table} set email = $1 where email = $2`, [to, email])),
       end: () => client.end(),
     };
   },
@@ -189,6 +192,8 @@ const touching: Record<'postgres' | 'mysql', (world: SyncWorld) => Promise<Touch
         void (await connection.query(`update ${table} set updated_at = updated_at - interval 2 minute`)),
       rename: async (email, name) =>
         void (await connection.query(`update ${table} set \`Full-Name\` = ? where email = ?`, [name, email])),
+      reemail: async (email, to) =>
+        void (await connection.query(`update ${table} set email = ? where email = ?`, [to, email])),
       end: () => connection.end(),
     };
   },
@@ -220,6 +225,16 @@ describe.each([
         expect(edited.scope).toBe('incremental');
         expect(edited.counts).toMatchObject({ unchanged: 0, app: { updated: 1 } });
         expect((await world.user('m7@x.io')).name).toBe('Edited');
+
+        // A new email in a linked row is known by the row's link: an email_changed issue
+        // about its user (SPEC §4), not a new user.
+        const id = (await world.user('m8@x.io')).id;
+        await server.age();
+        await server.reemail('m8@x.io', 'n8@x.io');
+        const moved = runOf(await world.sync());
+        expect(moved.scope).toBe('incremental');
+        expect(moved.counts.app).toEqual({ created: 0, updated: 0, deleted: 0 });
+        expect(moved.issues.map((issue) => [issue.kind, issue.users])).toEqual([['email_changed', [id]]]);
       } finally {
         await server.end();
       }

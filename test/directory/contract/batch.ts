@@ -466,6 +466,18 @@ export function describeBatch(makeStore: MakeStore): void {
         'f2',
         null,
       ]);
+      expect(
+        (await store.findLinkFingerprints('crm', ['k3', 'k2', 'nope', 'k1'])).sort((a, b) =>
+          a.key.localeCompare(b.key),
+        ),
+      ).toEqual([
+        { key: 'k1', fingerprint: 'f1' },
+        { key: 'k2', fingerprint: 'f2' },
+        { key: 'k3', fingerprint: null },
+      ]);
+      expect(await store.findLinkFingerprints('billing', ['k1', 'k2'])).toEqual([
+        { key: 'k1', fingerprint: null },
+      ]);
 
       await store.applyBatch('crm', [
         {
