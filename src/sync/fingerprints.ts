@@ -41,8 +41,9 @@ export function fingerprintTag(
   columns: readonly string[],
 ): string {
   const judged = {
-    // The fingerprints' own form: 2 since they cover the key (see core/fingerprint-buckets.ts).
-    form: 2,
+    // The fingerprints' own form: 2 since they cover the key (see core/fingerprint-buckets.ts),
+    // 3 since PostgreSQL hashes values, not their text, where it can (postgres-statements.ts).
+    form: 3,
     columns,
     keyColumn,
     emailColumn: connection.emailColumn,

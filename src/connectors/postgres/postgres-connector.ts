@@ -31,8 +31,10 @@ import {
   columnList,
   describeColumns,
   findColumn,
+  fingerprintOver,
   loadTableInfo,
   resolveKeyColumn,
+  type FingerprintOver,
   type PgColumn,
   type PgTableInfo,
 } from './postgres-schema.js';
@@ -146,7 +148,9 @@ class PostgresConnector implements SourceConnector {
     pageSize: number,
   ): AsyncIterable<RowFingerprint[]> {
     const { info, key } = await this.loadWithColumns(columns);
-    const rows = await this.read(fingerprintsInBuckets(info.ref, key.name, columns, buckets));
+    const rows = await this.read(
+      fingerprintsInBuckets(info.ref, fingerprintOver(info, key.name, columns), buckets),
+    );
     yield* inPages(rows, pageSize);
   }
 
@@ -154,7 +158,8 @@ class PostgresConnector implements SourceConnector {
     const { info, key } = await this.loadWithColumns(columns);
     const rows = await this.run(
       'Digesting rows',
-      async () => (await digestFingerprints(info.ref, key.name, columns).execute(this.db)).rows,
+      async () =>
+        (await digestFingerprints(info.ref, fingerprintOver(info, key.name, columns)).execute(this.db)).rows,
     );
     return rows.map(toBucketDigest);
   }
@@ -178,7 +183,7 @@ class PostgresConnector implements SourceConnector {
       ref: info.ref,
       key: key.name,
       columns: options.columns,
-      fingerprintOf: digestedColumns(options.columns, options),
+      fingerprintOf: this.fingerprintOf(info, key, options.columns, options),
       conditions: [columnAtLeast(cursorColumn, toPgValue(since, findColumn(info, cursorColumn)))],
       ordered: false,
     });
@@ -202,7 +207,7 @@ class PostgresConnector implements SourceConnector {
   /** Keyset pagination (`key > last ORDER BY key`): stable and fast where OFFSET rescans. */
   private async *pages(options: PageRead, checkedColumns: readonly string[]): AsyncIterable<SourceRow[]> {
     const { info, key } = await this.loadWithColumns([...checkedColumns, ...options.columns]);
-    const fingerprintOf = digestedColumns(options.columns, options);
+    const fingerprintOf = this.fingerprintOf(info, key, options.columns, options);
     const base = { ref: info.ref, key: key.name, columns: options.columns, fingerprintOf };
     yield* keysetPages(options.columns, options.pageSize, (last, limit) => {
       const conditions = last ? [keyAfter(key.name, last.k)] : [];
@@ -236,7 +241,7 @@ class PostgresConnector implements SourceConnector {
         key: key.name,
         columns,
         conditions: [folded ? columnInFolded(column, chunk as string[]) : columnIn(column, chunk)],
-        fingerprintOf: digestedColumns(columns, options),
+        fingerprintOf: this.fingerprintOf(info, key, columns, options),
       });
       found.push(...(await this.read(query)).map((row) => toSourceRow(row, columns)));
     }
@@ -292,6 +297,17 @@ class PostgresConnector implements SourceConnector {
   private async writeTarget(): Promise<PgWriteTarget> {
     const { info, key } = await this.load();
     return { db: this.db, info, key, place: this.place };
+  }
+
+  /** The fingerprint a read asks for (see `digestedColumns`), if any. */
+  private fingerprintOf(
+    info: PgTableInfo,
+    key: PgColumn,
+    columns: readonly string[],
+    options: Parameters<typeof digestedColumns>[1],
+  ): FingerprintOver | undefined {
+    const digested = digestedColumns(columns, options);
+    return digested && fingerprintOver(info, key.name, digested);
   }
 
   private async read(query: RawBuilder<SelectedRow>): Promise<SelectedRow[]> {

@@ -36,9 +36,24 @@ export interface PgColumn {
   readonly unique: boolean;
 }
 
+/** A column of a fingerprint, as the server hashes it: its value, its bytes, or its text. */
+export interface HashedColumn {
+  readonly name: string;
+  readonly as: 'value' | 'bytes' | 'text';
+}
+
+/** The key and columns a fingerprint covers (key first), and how (see `fingerprintOver`). */
+export interface FingerprintOver {
+  /** `hash_record_extended` (PostgreSQL 14+); else the row's text is hashed. */
+  readonly byRecord: boolean;
+  readonly columns: readonly HashedColumn[];
+}
+
 export interface PgTableInfo {
   readonly ref: PgTableRef;
   readonly columns: readonly PgColumn[];
+  /** The server's `server_version_num`, e.g. 150004. */
+  readonly serverVersion: number;
 }
 
 /** Tables, partitioned tables, views, materialized views and foreign tables. */
@@ -54,7 +69,7 @@ export async function loadTableInfo(db: PgKysely, table: string, where: string):
   const readings = parseTableName(table);
   for (const reading of readings) {
     const ref = await findTable(db, reading, table);
-    if (ref) return { ref, columns: await loadColumns(db, ref) };
+    if (ref) return { ref, columns: await loadColumns(db, ref), serverVersion: await serverVersion(db) };
   }
   const names = await tableNames(db, readings[0]?.schema);
   throw new UsersyncError(
@@ -144,6 +159,48 @@ async function loadColumns(db: PgKysely, ref: PgTableRef): Promise<PgColumn[]> {
     primaryKey: row.primary_key,
     unique: row.is_unique,
   }));
+}
+
+async function serverVersion(db: PgKysely): Promise<number> {
+  const { rows } = await sql<{
+    v: number;
+  }>`select cast(current_setting('server_version_num') as int4) as v`.execute(db);
+  return rows[0]!.v;
+}
+
+/**
+ * Types whose values are equal only when their text is the same, so that hashing the
+ * value is hashing its text: integers, booleans, uuids, dates and timestamps (a
+ * timestamptz as its instant, whatever the session's zone prints).
+ */
+const HASHED_AS_VALUES = new Set([
+  'int2',
+  'int4',
+  'int8',
+  'bool',
+  'uuid',
+  'date',
+  'timestamp',
+  'timestamptz',
+]);
+/** Text types, hashed byte for byte (`collate "C"`) whatever the column's collation calls equal. */
+const HASHED_AS_BYTES = new Set(['text', 'varchar']);
+
+/**
+ * How the server hashes each column of a fingerprint over `key` and `columns` (see
+ * `fingerprintValue` in postgres-statements.ts). Every other type goes through its text,
+ * as `1.0` and `1.00`, `0` and `-0`, `'1 day'` and `'24 hours'` are equal values that
+ * read differently; a domain too, whatever it is over.
+ */
+export function fingerprintOver(info: PgTableInfo, key: string, columns: readonly string[]): FingerprintOver {
+  const hashed = (name: string): HashedColumn => {
+    const column = findColumn(info, name);
+    const type = column && column.type === column.baseType ? column.type : undefined;
+    if (type !== undefined && HASHED_AS_VALUES.has(type)) return { name, as: 'value' };
+    if (type !== undefined && HASHED_AS_BYTES.has(type)) return { name, as: 'bytes' };
+    return { name, as: 'text' };
+  };
+  return { byRecord: info.serverVersion >= 140000, columns: [key, ...columns].map(hashed) };
 }
 
 /** PostgreSQL names are case-sensitive once created, and the mapping must use them as they are. */

@@ -1,7 +1,7 @@
 import type { RawBuilder } from 'kysely';
 import type { RowUpdate, WriteResult } from '../connector.js';
 import type { PgKysely } from './postgres-open.js';
-import type { PgColumn } from './postgres-schema.js';
+import { fingerprintOver, type FingerprintOver, type PgColumn } from './postgres-schema.js';
 import {
   repeatedKeys,
   selectBatchHolding,
@@ -254,9 +254,10 @@ async function updateGroup(
     }
     return { name, holding, alias };
   });
-  let after: { columns: readonly string[]; asReadAlias?: string } | undefined;
+  let after: { over: FingerprintOver; asReadAlias?: string } | undefined;
   if (shape.after && set.length > 0) {
-    after = { columns: shape.after.columns, ...(shape.after.asRead ? { asReadAlias: 'fp' } : {}) };
+    const over = fingerprintOver(target.info, target.key.name, shape.after.columns);
+    after = { over, ...(shape.after.asRead ? { asReadAlias: 'fp' } : {}) };
     if (shape.after.asRead)
       columns.push({ alias: 'fp', castTo: undefined, values: group.map((u) => u.fingerprint!.asRead!) });
   }

@@ -2,7 +2,13 @@ import type { ControlledTransaction, RawBuilder } from 'kysely';
 import type { InsertResult, RowInsert, RowUpdate, WriteResult } from '../connector.js';
 import { isRowError, pgFailure, rowErrorMessage, type PgPlace } from './postgres-errors.js';
 import type { PgKysely } from './postgres-open.js';
-import { findColumn, isGenerated, type PgColumn, type PgTableInfo } from './postgres-schema.js';
+import {
+  findColumn,
+  fingerprintOver,
+  isGenerated,
+  type PgColumn,
+  type PgTableInfo,
+} from './postgres-schema.js';
 import {
   countRows,
   deleteRow,
@@ -178,7 +184,10 @@ async function updateOne(db: PgKysely, target: PgWriteTarget, update: RowUpdate)
     update.key,
     set,
     expect,
-    update.fingerprint,
+    update.fingerprint && {
+      over: fingerprintOver(target.info, target.key.name, update.fingerprint.columns),
+      asRead: update.fingerprint.asRead,
+    },
   ).execute(db);
   if (update.fingerprint) {
     const changed = result.rows[0];
