@@ -43,7 +43,8 @@ export interface DirectoryDialect {
   /**
    * Runs `work`, an import that at least doubles the users, with the upkeep this database
    * does row by row put off to one pass at the end, where that is cheaper (the users'
-   * search index: see sqlite/user-search.ts and postgres/user-search.ts).
+   * search index, and on PostgreSQL the links' key to users: see sqlite/user-search.ts
+   * and postgres/in-bulk.ts).
    */
   inBulk?<T>(db: Kysely<unknown>, work: () => Promise<T>): Promise<T>;
   /** `value` is one of these buckets (core/fingerprint-buckets.ts), however many. */

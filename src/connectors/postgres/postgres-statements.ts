@@ -72,8 +72,10 @@ export function fetchFrom(name: string, count: number): RawBuilder<SelectedRow> 
  * The key is in it so that fingerprints can be digested by bucket (digestFingerprints).
  */
 function fingerprintValue(over: FingerprintOver, name = column): RawBuilder<string> {
-  const all = over.columns.map(({ name: n }) => name(n));
-  if (!over.byRecord) return sql<string>`hashtextextended(row(${sql.join(all)})::text, 0)`;
+  if (!over.byRecord) {
+    const all = over.columns.map(({ name: n }) => name(n));
+    return sql<string>`hashtextextended(row(${sql.join(all)})::text, 0)`;
+  }
   const hashed = over.columns.flatMap(({ name: n, as }) => {
     if (as === 'value') return [name(n)];
     return as === 'bytes' ? [sql`${name(n)} collate "C"`] : [];
