@@ -158,6 +158,82 @@ describe.skipIf(!available)('mysql connector writes', () => {
     ]);
   });
 
+  it('a batch checked by fingerprints as read is set in a few statements; stale, gone and refused rows apart', async () => {
+    // A text key under a case-insensitive collation of another character set than the session's.
+    const table = db.tableName('members');
+    await db.query(
+      `create table ${table} (code varchar(10) character set latin1 collate latin1_swedish_ci primary key,
+        email varchar(50), app_user_id varchar(8), seen datetime(3))`,
+    );
+    await db.query(
+      `insert into ${table} values ('A1', 'a@x.io', null, null), ('b2', 'b@x.io', null, null),
+        ('c3', 'c@x.io', null, null), ('d4', 'd@x.io', null, null), ('e5', 'e@x.io', null, null)`,
+    );
+    const connector = db.open({ table, key: 'code' });
+    const columns = ['email', 'app_user_id', 'seen'];
+    const fingerprints = async () => {
+      const all = new Map<string, string>();
+      for await (const page of connector.scanFingerprints!({ columns, pageSize: 10 }))
+        for (const { key, fingerprint } of page) all.set(key, fingerprint);
+      return all;
+    };
+    const asRead = await fingerprints();
+    await db.query(`update ${table} set email = 'c2@x.io' where code = 'c3'`); // edited since the read
+    await db.query(`delete from ${table} where code = 'd4'`); // gone since the read
+    const writeBack = (key: string, id: string) => ({
+      key,
+      set: { app_user_id: id, seen: new Date('2024-05-01T09:30:00.123Z') },
+      expect: {},
+      fingerprint: { columns, asRead: asRead.get(key)! },
+    });
+    const sent: string[] = [];
+    const query = vi.spyOn(mysql.Connection.prototype, 'query');
+    let results;
+    try {
+      results = await connector.update([
+        writeBack('A1', 'u-1'),
+        writeBack('b2', 'u-2'),
+        writeBack('c3', 'u-3'),
+        writeBack('d4', 'u-4'),
+        writeBack('e5', 'u-5'),
+      ]);
+      sent.push(...query.mock.calls.map(([text]) => String(text).toLowerCase()));
+    } finally {
+      query.mockRestore();
+    }
+    const after = await fingerprints();
+    expect(results).toEqual([
+      { status: 'ok', fingerprint: after.get('A1') },
+      { status: 'ok', fingerprint: after.get('b2') },
+      { status: 'stale' },
+      { status: 'stale' },
+      { status: 'ok', fingerprint: after.get('e5') },
+    ]);
+    // One select that locks, one update, one select of the fingerprints after.
+    expect(sent.filter((text) => /^\s*(select|update)/.test(text))).toHaveLength(3);
+    const { byKey } = await scanAll(connector, ['app_user_id', 'seen']);
+    expect(Object.fromEntries([...byKey].map(([key, row]) => [key, row.app_user_id]))).toEqual({
+      A1: 'u-1',
+      b2: 'u-2',
+      c3: null,
+      e5: 'u-5',
+    });
+    expect(String(byKey.get('e5')!.seen)).toMatch(/^2024-05-01 09:30:00\.123/);
+
+    // A value the column refuses (strict mode: too long) fails its row alone.
+    const again = await fingerprints();
+    const refused = await connector.update(
+      ['A1', 'b2', 'e5'].map((key) => ({
+        key,
+        set: { app_user_id: key === 'b2' ? 'far too long' : `v-${key}`, seen: null },
+        expect: {},
+        fingerprint: { columns, asRead: again.get(key)! },
+      })),
+    );
+    expect(refused.map((r) => r.status)).toEqual(['ok', 'failed', 'ok']);
+    expect(refused[1]).toMatchObject({ error: expect.stringMatching(/too long/i) });
+  });
+
   it('updates of one shape share a statement text, each with its own values; a NULL expected is another shape', async () => {
     const table = await people();
     await db.query(

@@ -46,8 +46,8 @@ export function selectRows(query: RowQuery): RawBuilder<SelectedRow> {
  * operators, which work unsigned, take it apart by bucket as PostgreSQL and SQLite take
  * theirs (core/fingerprint-buckets.ts).
  */
-function fingerprint(key: string, columns: readonly string[]): RawBuilder<string> {
-  return sql<string>`conv(left(md5(json_array(${sql.join([key, ...columns].map(column))})), 15), 16, 10)`;
+function fingerprint(key: string, columns: readonly string[], name = column): RawBuilder<string> {
+  return sql<string>`conv(left(md5(json_array(${sql.join([key, ...columns].map(name))})), 15), 16, 10)`;
 }
 
 /**
@@ -175,6 +175,62 @@ export function updateIfUnchanged(
   const assignments = sql.join(set.map(([c, value]) => sql`${column(c.name)} = ${value}`));
   const still = asRead ? sql` and ${fingerprint(key, asRead.columns)} = ${asRead.fingerprint}` : sql``;
   return sql`update ${table(ref)} set ${assignments} where ${rowHolds(key, keyValue, expect)}${still}`;
+}
+
+/**
+ * A batch's rows as a derived table, `(select ? as i, ? as k, ? as c0 … union all select
+ * ?, ?, ? …) as v`: its position `i`, its key `k` and its values `c0`, `c1` … as the
+ * literals a row's own statement would send.
+ */
+function batchRelation(rows: readonly (readonly MysqlValue[])[], width: number): RawBuilder<unknown> {
+  const names = [sql.id('i'), sql.id('k'), ...Array.from({ length: width }, (_, n) => sql.id(`c${n}`))];
+  const selects = rows.map((values, i) => {
+    const listed = [i, ...values];
+    if (i > 0) return sql`select ${sql.join(listed)}`;
+    return sql`select ${sql.join(listed.map((value, n) => sql`${value} as ${names[n]!}`))}`;
+  });
+  return sql`(${sql.join(selects, sql` union all `)}) as v`;
+}
+
+const inTable = (name: string) => sql.id('t', name);
+
+/**
+ * The key as the batch's rows give it, compared as the column compares: a text key in its
+ * own character set and collation (two implicit collations of one character set would
+ * be an error on MySQL), so that a row's key matches as `key = ?` matches it.
+ */
+function keyOfBatch(key: MysqlColumn): RawBuilder<unknown> {
+  if (key.collation === null) return sql`v.k`;
+  const charset = key.collation.slice(0, key.collation.indexOf('_'));
+  return sql`cast(v.k as char character set ${sql.raw(charset)}) collate ${sql.raw(key.collation)}`;
+}
+
+/**
+ * The positions of the batch's rows (`[key, fingerprint as read]`) that the table still
+ * holds as read, locked until the transaction ends: set in the same transaction
+ * (`setByKeys`), they cannot have changed in between.
+ */
+export function lockAsRead(
+  ref: MysqlTableRef,
+  key: MysqlColumn,
+  columns: readonly string[],
+  rows: readonly (readonly [MysqlValue, string])[],
+): RawBuilder<{ i: number | string }> {
+  const asRead = fingerprint(key.name, columns, inTable);
+  return sql<{ i: number | string }>`select v.i from ${table(ref)} as t join ${batchRelation(rows, 1)}
+    on ${inTable(key.name)} = ${keyOfBatch(key)} where ${asRead} = v.c0 for update`;
+}
+
+/** Sets `columns` of each row of the batch (`[key, …values in the order of columns]`) in one statement. */
+export function setByKeys(
+  ref: MysqlTableRef,
+  key: MysqlColumn,
+  columns: readonly MysqlColumn[],
+  rows: readonly (readonly MysqlValue[])[],
+): RawBuilder<unknown> {
+  const assignments = columns.map((c, n) => sql`${inTable(c.name)} = ${sql.id('v', `c${n}`)}`);
+  return sql`update ${table(ref)} as t join ${batchRelation(rows, columns.length)}
+    on ${inTable(key.name)} = ${keyOfBatch(key)} set ${sql.join(assignments)}`;
 }
 
 /**

@@ -10,7 +10,9 @@ import {
   deleteRow,
   fingerprintsOfKeys,
   insertRow,
+  lockAsRead,
   rollbackToRowSavepoint,
+  setByKeys,
   setRowSavepoint,
   updateIfUnchanged,
   type ColumnValues,
@@ -51,10 +53,71 @@ export function updateRows(target: MysqlWriteTarget, updates: readonly RowUpdate
     'Updating rows',
     updates,
     (trx, update) => updateOne(trx, target, update),
-    together ? (trx) => updateTogether(trx, target, updates) : undefined,
+    together
+      ? (trx) =>
+          asReadAlike(updates) ? updateAsRead(trx, target, updates) : updateTogether(trx, target, updates)
+      : undefined,
     // A fingerprint after an update is read in the update's transaction (fingerprintsOfKeys).
     { alone: updates.every((update) => !update.fingerprint) },
   );
+}
+
+/**
+ * Updates that check nothing but the row's fingerprint as read and set the same columns:
+ * a first sync's write-back (the ids of the users it imported).
+ */
+function asReadAlike(updates: readonly RowUpdate[]): boolean {
+  const [first] = updates;
+  const set = Object.keys(first?.set ?? {}).join('\0');
+  const over = JSON.stringify(first?.fingerprint?.columns);
+  return updates.every(
+    (update) =>
+      Object.keys(update.expect).length === 0 &&
+      update.fingerprint?.asRead !== undefined &&
+      JSON.stringify(update.fingerprint.columns) === over &&
+      Object.keys(update.set).join('\0') === set,
+  );
+}
+
+/**
+ * `asReadAlike` updates set-based, in three statements however many rows: the rows still
+ * as read are locked (`lockAsRead`), then set (`setByKeys`), then their fingerprints read.
+ * A statement a row, as `updateTogether` sends them, cost the server about twelve times
+ * as much: it parses and runs each one (300k rows: 23.6 s, the server busy half of it).
+ * A value the server refuses fails the statement, and the caller writes the batch again
+ * row by row.
+ */
+async function updateAsRead(
+  trx: MysqlKysely,
+  target: MysqlWriteTarget,
+  updates: readonly RowUpdate[],
+): Promise<WriteResult[]> {
+  const { ref } = target.info;
+  const over = updates[0]!.fingerprint!.columns;
+  const keys = updates.map((update) => keyToMysql(update.key, target.key));
+  const asRead = updates.map((update, i) => [keys[i]!, update.fingerprint!.asRead!] as const);
+  const { rows: locked } = await lockAsRead(ref, target.key, over, asRead).execute(trx);
+  const held = locked.map((row) => Number(row.i));
+  if (held.length === 0) return updates.map(() => STALE);
+  const set = toEntries(target, updates[0]!.set, false).map(([column]) => column);
+  const values = held.map((i) => [keys[i]!, ...toEntries(target, updates[i]!.set, false).map(([, v]) => v)]);
+  await setByKeys(ref, target.key, set, values).execute(trx);
+  const after = fingerprintsByKey(
+    (
+      await fingerprintsOfKeys(
+        ref,
+        target.key.name,
+        over,
+        held.map((i) => keys[i]!),
+      ).execute(trx)
+    ).rows,
+  );
+  const written = new Set(held);
+  return updates.map((update, i) => {
+    if (!written.has(i)) return STALE;
+    const fingerprint = after.get(update.key);
+    return fingerprint === undefined ? OK : { status: 'ok', fingerprint };
+  });
 }
 
 /**
