@@ -232,6 +232,19 @@ describe.skipIf(!available)('mysql connector writes', () => {
     );
     expect(refused.map((r) => r.status)).toEqual(['ok', 'failed', 'ok']);
     expect(refused[1]).toMatchObject({ error: expect.stringMatching(/too long/i) });
+
+    // One row twice: the second update no longer finds it as read, as row by row.
+    const once = await fingerprints();
+    const twice = await connector.update(
+      ['x-1', 'x-2'].map((id) => ({
+        key: 'e5',
+        set: { app_user_id: id, seen: null },
+        expect: {},
+        fingerprint: { columns, asRead: once.get('e5')! },
+      })),
+    );
+    expect(twice.map((r) => r.status)).toEqual(['ok', 'stale']);
+    expect((await scanAll(connector, ['app_user_id'])).byKey.get('e5')).toEqual({ app_user_id: 'x-1' });
   });
 
   it('updates of one shape share a statement text, each with its own values; a NULL expected is another shape', async () => {
