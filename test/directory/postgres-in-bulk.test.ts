@@ -9,6 +9,7 @@ import {
   postgresReachable,
   postgresUrl,
   quoteIdent,
+  uniqueName,
   usePostgresSchemas,
 } from '../support/postgres-directory.js';
 
@@ -115,3 +116,30 @@ it.skipIf(!reachable)(
   },
   20_000,
 );
+
+it.skipIf(!reachable)('a role that does not own the tables imports with the upkeep as usual', async () => {
+  const schema = schemas.newSchema();
+  await (await open(schema)).close();
+  opened.splice(0);
+  const role = uniqueName('usersync_writer_');
+  const quoted = quoteIdent(schema);
+  await schemas.admin.query(`create role ${role} login`);
+  try {
+    await schemas.admin.query(`grant usage on schema ${quoted} to ${role};
+      grant select, insert, update, delete on all tables in schema ${quoted} to ${role}`);
+    const url = new URL(postgresUrl({ schema }));
+    url.username = role;
+    const store = await openDirectory(url.toString());
+    opened.push(store);
+    const imported = await store.importInBulk(10_000, async () => {
+      expect(await deferred(schema)).toEqual(ALL);
+      return (await store.createUser({ email: 'bo@x.io', name: 'Bo' })).email;
+    });
+    expect(imported).toBe('bo@x.io');
+    expect(await deferred(schema)).toEqual(ALL);
+    await store.close();
+    opened.splice(0);
+  } finally {
+    await schemas.admin.query(`drop owned by ${role}; drop role ${role}`);
+  }
+});

@@ -16,10 +16,13 @@ const LINKS_USER_KEY = 'links_user_id_fkey';
 /**
  * Dropping an index or a foreign key waits for every transaction on the table; one that
  * runs long (a report, another import's batch) would hold the import and, queued behind
- * it, every other query on users. Past this wait the import runs with the upkeep as usual.
+ * it, every other query on users. Past this wait the import runs with the upkeep as usual,
+ * as it does for a role that may not drop them.
  */
 const LOCK_TIMEOUT = '5s';
 const LOCK_NOT_AVAILABLE = '55P03';
+/** A role that may write the directory's rows but does not own its tables (the migrations ran as another). */
+const INSUFFICIENT_PRIVILEGE = '42501';
 const FOREIGN_KEY_VIOLATION = '23503';
 
 export async function inBulk<T>(db: Kysely<unknown>, work: () => Promise<T>): Promise<T> {
@@ -46,7 +49,8 @@ async function putOff(db: Kysely<unknown>): Promise<boolean> {
     });
     return true;
   } catch (error) {
-    if ((error as { code?: unknown }).code === LOCK_NOT_AVAILABLE) return false;
+    const { code } = error as { code?: unknown };
+    if (code === LOCK_NOT_AVAILABLE || code === INSUFFICIENT_PRIVILEGE) return false;
     throw error;
   }
 }
