@@ -34,10 +34,18 @@ export async function inBulk<T>(db: Kysely<unknown>, work: () => Promise<T>): Pr
   }
 }
 
-/** The trigram indexes and the links' key to users, made where they are missing. */
+/**
+ * The trigram indexes and the links' key to users, made where they are missing. A role
+ * that may not make them leaves them to the next open by the tables' owner.
+ */
 export async function restoreDeferred(db: Kysely<unknown>): Promise<void> {
-  await createUserSearch(db);
-  await restoreLinksUserKey(db);
+  for (const restore of [createUserSearch, restoreLinksUserKey]) {
+    try {
+      await restore(db);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== INSUFFICIENT_PRIVILEGE) throw error;
+    }
+  }
 }
 
 async function putOff(db: Kysely<unknown>): Promise<boolean> {
