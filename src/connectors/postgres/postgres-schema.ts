@@ -69,7 +69,10 @@ export async function loadTableInfo(db: PgKysely, table: string, where: string):
   const readings = parseTableName(table);
   for (const reading of readings) {
     const ref = await findTable(db, reading, table);
-    if (ref) return { ref, columns: await loadColumns(db, ref), serverVersion: await serverVersion(db) };
+    if (!ref) continue;
+    // Side by side: the version costs a describe() no round trip of its own.
+    const [columns, version] = await Promise.all([loadColumns(db, ref), serverVersion(db)]);
+    return { ref, columns, serverVersion: version };
   }
   const names = await tableNames(db, readings[0]?.schema);
   throw new UsersyncError(
