@@ -159,13 +159,22 @@ describe.runIf(reachable)('postgres source values', () => {
     ]);
   });
 
-  it('reads rows changed since a cursor, in pages of one server-side cursor', async () => {
-    const table = await db.makeTable('id serial primary key, email text, updated_at timestamptz');
+  /** Day n of 2024 (n from 1): row n's updated_at in `membersUpdated`. */
+  const DAY_N = `timestamptz '2024-01-01 00:00:00Z' + n * interval '1 day'`;
+
+  /** `rows` members p1@x.io … whose updated_at is `updatedAt` (SQL over n), and a connector on them. */
+  async function membersUpdated(rows: number, updatedAt: string) {
+    const name = await db.makeTable('id serial primary key, email text, updated_at timestamptz');
+    const table = db.qualified(name);
     await db.query(
-      `insert into ${db.qualified(table)} (email, updated_at)
-        select 'p' || n || '@x.io', timestamptz '2024-01-01 00:00:00Z' + n * interval '1 day' from generate_series(1, 9) n`,
+      `insert into ${table} (email, updated_at)
+        select 'p' || n || '@x.io', ${updatedAt} from generate_series(1, ${rows}) n`,
     );
-    const connector = db.open({ table: `${db.name()}.${table}` });
+    return { table, connector: db.open({ table: `${db.name()}.${name}` }) };
+  }
+
+  it('reads rows changed since a cursor, in pages of one server-side cursor', async () => {
+    const { connector } = await membersUpdated(9, DAY_N);
     expect(connector.capabilities.supportsCursor).toBe(true);
     const pagesSince = async (since: unknown) => {
       const pages: string[][] = [];
@@ -187,12 +196,7 @@ describe.runIf(reachable)('postgres source values', () => {
   });
 
   it('reads the changed rows as they were when the read began, each once', async () => {
-    const table = await db.makeTable('id serial primary key, email text, updated_at timestamptz');
-    await db.query(
-      `insert into ${db.qualified(table)} (email, updated_at)
-        select 'p' || n || '@x.io', timestamptz '2024-01-01 00:00:00Z' + n * interval '1 day' from generate_series(1, 9) n`,
-    );
-    const connector = db.open({ table: `${db.name()}.${table}` });
+    const { table, connector } = await membersUpdated(9, DAY_N);
     const seen: string[] = [];
     for await (const page of connector.readChangedSince!('updated_at', '2024-01-01', {
       columns: ['email'],
@@ -201,8 +205,8 @@ describe.runIf(reachable)('postgres source values', () => {
       // Every row edited (its cursor moved on) and one added while the read is under way.
       if (seen.length === 0) {
         await db.query(
-          `update ${db.qualified(table)} set email = 'edited@x.io', updated_at = '2025-01-01';
-           insert into ${db.qualified(table)} (email, updated_at) values ('late@x.io', '2025-01-01')`,
+          `update ${table} set email = 'edited@x.io', updated_at = '2025-01-01';
+           insert into ${table} (email, updated_at) values ('late@x.io', '2025-01-01')`,
         );
       }
       seen.push(...page.map((row) => `${row.key}:${String(row.values.email)}`));
@@ -211,12 +215,7 @@ describe.runIf(reachable)('postgres source values', () => {
   });
 
   it('gives its connection back when the caller stops early or a fetch fails', async () => {
-    const table = await db.makeTable('id serial primary key, email text, updated_at timestamptz');
-    await db.query(
-      `insert into ${db.qualified(table)} (email, updated_at)
-        select 'p' || n || '@x.io', '2024-01-01' from generate_series(1, 20) n`,
-    );
-    const connector = db.open({ table: `${db.name()}.${table}` });
+    const { connector } = await membersUpdated(20, `'2024-01-01'`);
     const options = { columns: ['email'], pageSize: 5 };
     // More early stops than the pool has connections: a read that kept its own would hang here.
     for (let i = 0; i < 6; i++) {

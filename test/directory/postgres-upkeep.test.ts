@@ -1,6 +1,7 @@
 /**
- * A large import into a PostgreSQL directory puts off the upkeep done row by row (the
- * users' trigram indexes, the links' foreign key to users) to one pass at the end.
+ * What a PostgreSQL directory keeps up row by row besides its rows: the users' trigram
+ * indexes, which a search goes through instead of reading every user, and the links'
+ * foreign key to users. A large import puts both off to one pass at the end.
  */
 import { afterEach, expect, it } from 'vitest';
 import { openDirectory } from '../../src/directory/open.js';
@@ -40,6 +41,33 @@ async function open(schema: string): Promise<DirectoryStore> {
   opened.push(store);
   return store;
 }
+
+it.skipIf(!reachable)('creates trigram indexes on emails and names, and a search uses them', async () => {
+  const schema = schemas.newSchema();
+  await open(schema);
+  const { rows: indexes } = await schemas.admin.query<{ indexname: string }>(
+    'select indexname from pg_indexes where schemaname = $1 and indexname like $2 order by 1',
+    [schema, 'users_search_%'],
+  );
+  expect(indexes.map((i) => i.indexname)).toEqual(['users_search_email', 'users_search_name']);
+
+  const client = await schemas.admin.connect();
+  try {
+    await client.query(`set search_path to ${quoteIdent(schema)}, public`);
+    // Too few users for the planner to prefer an index on its own: forbid the full scan.
+    await client.query('set enable_seqscan = off');
+    const { rows } = await client.query<{ 'QUERY PLAN': string }>(
+      `explain select * from users where lower(email) like lower($1) escape '\\' or lower(name) like lower($1) escape '\\'`,
+      ['%smith%'],
+    );
+    const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+    expect(plan).toContain('users_search_email');
+    expect(plan).toContain('users_search_name');
+  } finally {
+    await client.query('reset all');
+    client.release();
+  }
+});
 
 it.skipIf(!reachable)(
   'puts the upkeep off for a large import and back after it, even when it fails',
